@@ -1,0 +1,133 @@
+"""Comments → topic, topics, kind with calibrated confidences and evidence, from a saved model folder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline import models
+from pipeline.errors import DiaoyanError
+from pipeline.features import FeatureBuilder
+from pipeline.segment import segmenter_from_config
+from pipeline.taxonomy import Taxonomy
+
+HEADS = ("topic", "kind", "sentiment")
+
+
+@dataclass
+class Model:
+    """A loaded model folder: fitted heads, their metadata and the feature builder they expect."""
+    heads: dict
+    meta: dict
+    taxonomy: Taxonomy
+    features: FeatureBuilder
+    model_dir: Path
+
+    @property
+    def version(self) -> str:
+        return f"{self.model_dir.name}@{self.meta.get('created', '?')}"
+
+    def has(self, head: str) -> bool:
+        return head in self.heads
+
+
+def feature_builder(cfg: dict, taxonomy: Taxonomy) -> FeatureBuilder:
+    """The segmenter (user dictionary + seed terms as words) and feature builder for a taxonomy."""
+    seeds = tuple(term for t in taxonomy.topics for term in t.seed_terms)
+    return FeatureBuilder(segmenter_from_config(cfg, seeds), taxonomy)
+
+
+def load_model(model_dir: Path, taxonomy: Taxonomy, cfg: dict) -> Model:
+    """Load a model folder; refuse one trained on a different taxonomy."""
+    heads, meta = models.load_heads(model_dir)
+    if meta.get("taxonomy_checksum") != taxonomy.checksum:
+        raise DiaoyanError(
+            f"the model in {model_dir} was trained on taxonomy {meta.get('taxonomy_name')!r} "
+            f"with labels {meta.get('labels', {}).get('topic')}, which differs from the taxonomy in use "
+            f"({taxonomy.name!r}: {taxonomy.labels})",
+            hint="retrain with `make train` (or pass the matching --taxonomy / --model-dir)")
+    return Model(heads, meta, taxonomy, feature_builder(cfg, taxonomy), Path(model_dir))
+
+
+def decide_topics(proba: np.ndarray, labels: list[str], taxonomy: Taxonomy, ccfg: dict) -> tuple[list, list, list]:
+    """Probabilities → (primary topic, its probability, all topics above the secondary threshold).
+
+    The best topic must clear its threshold, else the comment is `other` (when the taxonomy has one).
+    """
+    other = taxonomy.other
+    thresholds = {t: ccfg.get("topic_thresholds", {}).get(t, ccfg["topic_threshold"]) for t in labels}
+    primary, conf, multi = [], [], []
+    order = np.argsort(-proba, axis=1)
+    for i in range(proba.shape[0]):
+        best = labels[order[i, 0]]
+        p = float(proba[i, order[i, 0]])
+        if other and best != other and p < thresholds[best]:
+            best, p = other, float(proba[i, labels.index(other)]) if other in labels else 1 - p
+        above = [labels[j] for j in order[i] if labels[j] != other
+                 and proba[i, j] >= ccfg["secondary_threshold"]]
+        if best != other and best not in above:
+            above.insert(0, best)
+        primary.append(best)
+        conf.append(round(p, 4))
+        multi.append(";".join(above))
+    return primary, conf, multi
+
+
+def predict(model: Model, texts: list[str], tokens: list[str] | None, ccfg: dict) -> pd.DataFrame:
+    """Texts (and their space-joined tokens, when segment already made them) → prediction columns."""
+    if tokens is None:
+        tokens = [" ".join(t) for t in model.features.tokenize(texts)]
+    feats = model.features.frame(texts, tokens)
+    out = pd.DataFrame(index=range(len(texts)))
+    evidence = [[] for _ in texts]
+    seed_names = {t.id: t.name for t in model.taxonomy.topics}
+    for i, toks in enumerate(tokens):
+        hits = model.features.seed_hits(toks.split())
+        if hits:
+            evidence[i].append("种子词: " + "、".join(dict.fromkeys(f"{term}({seed_names[tid]})" for tid, term in hits)))
+    for head in ("topic", "kind"):
+        if not model.has(head):
+            out[head], out[f"{head}_confidence"] = "", np.nan
+            if head == "topic":
+                out["topics"] = ""
+            continue
+        pipe = model.heads[head]
+        labels = [str(c) for c in pipe.classes_]
+        proba = models.predict_proba(pipe, feats)
+        if head == "topic":
+            primary, conf, multi = decide_topics(proba, labels, model.taxonomy, ccfg)
+            out["topic"], out["topic_confidence"], out["topics"] = primary, conf, multi
+        else:
+            best = proba.argmax(1)
+            out["kind"] = [labels[j] for j in best]
+            out["kind_confidence"] = np.round(proba.max(1), 4)
+        X = models.transform(pipe, feats)
+        chosen = np.array([labels.index(v) if v in labels else 0 for v in out[head]])
+        tops = models.top_features(X, chosen, models.class_weights(pipe), models.feature_names(pipe),
+                                   ccfg["evidence_features"])
+        name = "议题" if head == "topic" else "类型"
+        for i, feats_i in enumerate(tops):
+            if feats_i:
+                evidence[i].append(f"{name}特征: " + "、".join(feats_i))
+    out["evidence"] = ["；".join(e) for e in evidence]
+    return out
+
+
+def run(comments: pd.DataFrame, model: Model, cfg: dict) -> pd.DataFrame:
+    """Comment records → the same records with classify columns; only respondent comments are classified."""
+    comments = comments.copy()
+    mask = (comments["role"] == "respondent").to_numpy()
+    for col in ("topic", "topics", "kind", "evidence"):
+        comments[col] = ""
+    comments["topic_confidence"] = np.nan
+    comments["kind_confidence"] = np.nan
+    comments["classified"] = mask
+    if mask.any():
+        sub = comments.loc[mask]
+        pred = predict(model, sub["text"].tolist(), sub["tokens"].tolist(), cfg["classifier"])
+        for col in ("topic", "topic_confidence", "topics", "kind", "kind_confidence", "evidence"):
+            comments.loc[mask, col] = pred[col].to_numpy()
+    return comments

@@ -1,0 +1,542 @@
+"""Input folder → documents (normalised text) and speaker turns with metadata; unreadable files are reported, not dropped silently."""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from charset_normalizer import from_bytes
+
+from pipeline.config import checksum_bytes, load_yaml
+from pipeline.errors import DiaoyanError
+from pipeline.schema import TURN_COLUMNS
+
+log = logging.getLogger(__name__)
+
+TEXT_SUFFIXES = {".txt", ".md"}
+TABLE_SUFFIXES = {".csv", ".xlsx"}
+DOCX_SUFFIXES = {".docx"}
+SUPPORTED = TEXT_SUFFIXES | TABLE_SUFFIXES | DOCX_SUFFIXES
+MANIFEST_NAMES = ("manifest.csv", "manifest.yaml", "manifest.yml")
+
+# Speech-to-text header: "发言人1 00:01:23", "说话人2 01:02", "Speaker 3 1:02:03".
+STT_HEADER = re.compile(r"^\s*((?:发言人|说话人|讲话人|Speaker\s*)\d+)\s+(?:\d{1,2}:)?\d{1,2}:\d{2}\s*$",
+                        re.IGNORECASE)
+BRACKET_LABEL = re.compile(r"^\s*【([^】\n]{1,20})】\s*")
+# "张三：" / "张三（某局科长）：" / "刘总:" — label up to 12 chars, optional role in parentheses.
+COLON_LABEL = re.compile(r"^\s*([^\s：:（）()，。,.；;！？!?“”\"]{1,12})\s*(?:[（(]([^）)\n]{1,40})[）)])?\s*[：:]\s*")
+HEADER_LABELS = {"时间", "地点", "日期", "主题", "记录", "记录人", "整理", "整理人", "参会人员", "出席",
+                 "列席", "参加人员", "参会单位", "会议主题", "标题", "备注", "单位", "访谈时间",
+                 "访谈地点", "访谈对象", "受访者", "受访对象", "访谈人员", "采访时间", "采访地点",
+                 "主办", "文件", "附件", "说明", "注", "来源", "转写时间", "音频", "时长", "会议时间",
+                 "会议地点", "参会人", "调研时间", "调研地点", "调研主题", "座谈时间", "座谈地点"}
+NOT_A_NAME_CHARS = set("的是了说我你他她们这那在有和就都也要会能")
+QUESTION_END = re.compile(r"[？?]\s*$|(吗|呢|么)[。．.]?\s*$")
+
+
+@dataclass
+class Document:
+    doc_id: str
+    source: str
+    text: str
+    metadata: dict
+    checksum: str
+    encoding: str = ""
+
+
+@dataclass
+class IngestResult:
+    documents: list[Document]
+    turns: pd.DataFrame
+    respondents: pd.DataFrame          # survey rows: one per respondent, with score columns
+    files: list[dict] = field(default_factory=list)   # per-file status for run.json
+
+    @property
+    def skipped(self) -> list[dict]:
+        return [f for f in self.files if f["status"] == "skipped"]
+
+
+# ---------------------------------------------------------------- decoding
+
+def decode_bytes(data: bytes, source: str, encoding: str | None = None) -> tuple[str, str]:
+    """Bytes → (text, encoding name). BOMs win, then strict UTF-8, then detection."""
+    if encoding:
+        try:
+            return data.decode(encoding), encoding
+        except (UnicodeDecodeError, LookupError) as err:
+            raise DiaoyanError(f"cannot decode as {encoding}: {err}", path=source,
+                               hint="check --encoding (try utf-8, gb18030 or utf-16)") from None
+    for bom, name in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
+        if data.startswith(bom):
+            return data.decode(name), name
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    if b"\x00" in data[:4096]:
+        best = from_bytes(data[:200000]).best()
+        if best is not None and best.encoding.startswith("utf_16"):
+            return data.decode(best.encoding), best.encoding
+        raise DiaoyanError("looks like a binary file, not text", path=source,
+                           hint="export it as .txt/.docx/.csv/.xlsx, or pass --encoding if it is UTF-16")
+    # Chinese text that is not UTF-8 is almost always GB18030/GBK; charset detection on short
+    # Chinese texts sometimes guesses Big5 or a Latin code page, so GB18030 is tried first.
+    try:
+        text = data.decode("gb18030")
+        if _cjk_share(text) > 0.3:
+            return text, "gb18030"
+    except UnicodeDecodeError:
+        pass
+    best = from_bytes(data[:200000]).best()
+    if best is None:
+        raise DiaoyanError("cannot detect the text encoding", path=source,
+                           hint="retry with --encoding gbk (or utf-16)")
+    try:
+        return data.decode(best.encoding), best.encoding
+    except UnicodeDecodeError:
+        raise DiaoyanError(f"looks {best.encoding}-encoded but does not decode cleanly", path=source,
+                           hint="retry with --encoding gbk") from None
+
+
+def _cjk_share(text: str) -> float:
+    visible = [c for c in text if not c.isspace()]
+    if not visible:
+        return 0.0
+    return sum(1 for c in visible if "\u4e00" <= c <= "\u9fff" or "\u3000" <= c <= "\u303f"
+               or "\uff00" <= c <= "\uffef") / len(visible)
+
+
+def normalise_newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
+
+
+# ---------------------------------------------------------------- manifest
+
+def read_manifest(folder: Path, cfg: dict) -> dict[str, dict]:
+    """manifest.csv/.yaml → {relative file path: metadata}; absent manifest → {}."""
+    for name in MANIFEST_NAMES:
+        path = folder / name
+        if not path.exists():
+            continue
+        if path.suffix == ".csv":
+            text, _ = decode_bytes(path.read_bytes(), str(path))
+            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+            rows = frame.to_dict("records")
+        else:
+            data = load_yaml(path)
+            rows = data.get("files", data) if isinstance(data, dict) else data
+            if not isinstance(rows, list):
+                raise DiaoyanError("manifest YAML must be a list of mappings (or files: [...])",
+                                   path=str(path))
+        entries = {}
+        for i, row in enumerate(rows):
+            if not isinstance(row, dict) or not str(row.get("file", "")).strip():
+                raise DiaoyanError(f"manifest row {i + 1} has no 'file'", path=str(path),
+                                   line=i + 2 if path.suffix == ".csv" else None,
+                                   hint="columns: file,region,org_type,form,date,interviewer")
+            file = str(row["file"]).strip()
+            entries[file] = {k: ("" if v is None else str(v).strip()) for k, v in row.items() if k != "file"}
+            if not (folder / file).exists():
+                log.warning("%s: manifest names %s, which is not in the input folder", path.name, file)
+        return entries
+    return {}
+
+
+# ---------------------------------------------------------------- text transcripts
+
+@dataclass
+class _Line:
+    start: int
+    end: int
+    text: str
+
+
+def _lines(text: str) -> list[_Line]:
+    out, pos = [], 0
+    for raw in text.split("\n"):
+        out.append(_Line(pos, pos + len(raw), raw))
+        pos += len(raw) + 1
+    return out
+
+
+def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _label_of(line: str, known: set[str], label_counts: dict[str, int]) -> tuple[str, str, int] | None:
+    """(label, title, length of the label prefix) when the line opens with a speaker label."""
+    m = BRACKET_LABEL.match(line)
+    if m:
+        return m.group(1).strip(), "", m.end()
+    m = COLON_LABEL.match(line)
+    if not m:
+        return None
+    label, title = m.group(1), (m.group(2) or "").strip()
+    if label in HEADER_LABELS:
+        return None
+    if title or label in known or label_counts.get(label, 0) >= 2:
+        return label, title, m.end()
+    if len(label) <= 4 and not (set(label) & NOT_A_NAME_CHARS):
+        return label, title, m.end()
+    return None
+
+
+def parse_transcript(text: str, interviewer_labels: set[str], cells: dict[int, str] | None = None) -> list[dict]:
+    """Normalised transcript text → turns {speaker, speaker_title, role?, start, end}.
+
+    Lines with a speaker label open a turn; unlabelled lines continue the current turn. Text before
+    the first labelled turn is a header when the document has labels at all. `cells` maps the
+    start offset of a line that is a table cell to its column header: such a line is a turn of
+    its own, attributed to the document rather than to the last speaker.
+    """
+    cells = cells or {}
+    lines = _lines(text)
+    counts: dict[str, int] = {}
+    for ln in lines:
+        m = COLON_LABEL.match(ln.text)
+        if m:
+            counts[m.group(1)] = counts.get(m.group(1), 0) + 1
+    known = set(interviewer_labels) | {"答", "A", "回答"}
+    turns: list[dict] = []
+    current: dict | None = None
+    has_labels = False
+
+    def close():
+        if current is not None:
+            s, e = _strip_span(text, current["start"], current["end"])
+            if e > s:
+                current["start"], current["end"] = s, e
+                turns.append(current)
+
+    for ln in lines:
+        stt = STT_HEADER.match(ln.text)
+        if stt:
+            close()
+            has_labels = True
+            label = re.sub(r"\s+", "", stt.group(1))
+            current = {"speaker": label, "speaker_title": "", "start": ln.end + 1, "end": ln.end + 1,
+                       "labelled": True}
+            continue
+        if ln.start in cells:
+            close()
+            current = None
+            s0, e0 = _strip_span(text, ln.start, ln.end)
+            if e0 > s0:
+                turns.append({"speaker": "", "speaker_title": "", "role": "respondent",
+                              "question": cells[ln.start], "start": s0, "end": e0})
+            continue
+        if not ln.text.strip():
+            # Blank line: ends a paragraph; an unlabelled document gets one turn per paragraph.
+            if current is not None and not current["labelled"]:
+                close()
+                current = None
+            continue
+        found = _label_of(ln.text, known, counts)
+        if found:
+            close()
+            has_labels = True
+            label, title, prefix = found
+            current = {"speaker": label, "speaker_title": title, "start": ln.start + prefix,
+                       "end": ln.end, "labelled": True}
+            continue
+        if current is None:
+            current = {"speaker": "", "speaker_title": "", "start": ln.start, "end": ln.end,
+                       "labelled": False}
+        else:
+            current["end"] = ln.end
+    close()
+    for t in turns:
+        if "role" not in t and not t.pop("labelled"):
+            t["role"] = "header" if has_labels and _before_first_label(t, turns) else "respondent"
+    return turns
+
+
+def _before_first_label(turn: dict, turns: list[dict]) -> bool:
+    first = next((t["start"] for t in turns if t.get("speaker")), None)
+    return first is not None and turn["start"] < first
+
+
+def assign_roles(turns: list[dict], text: str, interviewer_labels: set[str],
+                 override: str, question_share: float) -> None:
+    """Set role on labelled turns: known interviewer labels, the manifest override, or — for
+    generic labels like 发言人N — the speaker whose turns are mostly questions."""
+    overrides = {s.strip() for s in re.split(r"[;；,，、]", override or "") if s.strip()}
+    labelled = [t for t in turns if "role" not in t]
+    generic = [t for t in labelled if re.match(r"^(发言人|说话人|讲话人|Speaker)", t["speaker"], re.I)]
+    question_speaker = None
+    if generic and not overrides:
+        shares = {}
+        for t in generic:
+            n, q = shares.get(t["speaker"], (0, 0))
+            shares[t["speaker"]] = (n + 1, q + bool(QUESTION_END.search(text[t["start"]:t["end"]])))
+        ranked = sorted(shares.items(), key=lambda kv: (-kv[1][1] / kv[1][0], kv[0]))
+        if ranked and ranked[0][1][1] / ranked[0][1][0] >= question_share:
+            question_speaker = ranked[0][0]
+    for t in labelled:
+        label = t["speaker"]
+        if overrides:
+            is_interviewer = label in overrides
+        else:
+            is_interviewer = (label in interviewer_labels
+                              or any(label.startswith(x) for x in interviewer_labels if len(x) > 1)
+                              or label == question_speaker)
+        t["role"] = "interviewer" if is_interviewer else "respondent"
+
+
+# ---------------------------------------------------------------- docx
+
+def docx_paragraphs(data: bytes, source: str) -> list[tuple[str, str]]:
+    """.docx bytes → [(paragraph text, table column header or '')] in document order."""
+    import docx  # python-docx
+    from docx.table import Table
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (zipfile.BadZipFile, KeyError, ValueError) as err:
+        raise DiaoyanError(f"not a readable .docx ({type(err).__name__}: {err})", path=source,
+                           hint="re-save it from Word/WPS as .docx") from None
+    out: list[tuple[str, str]] = []
+    for block in document.iter_inner_content():
+        if isinstance(block, Table):
+            out.extend(_table_cells(block))
+        else:
+            out.append((block.text, ""))
+    return out
+
+
+def _table_cells(table) -> list[tuple[str, str]]:
+    rows = [[cell.text.strip() for cell in row.cells] for row in table.rows]
+    if not rows:
+        return []
+    header = rows[0]
+    out = [("", "")]
+    for row in rows[1:]:
+        seen = set()
+        for col, value in enumerate(row):
+            # Merged cells repeat their text across the merge; keep each value once per row.
+            if not value or value in seen or re.fullmatch(r"[\d.、\s]+", value):
+                continue
+            seen.add(value)
+            out.append((value, header[col] if col < len(header) else ""))
+    out.append(("", ""))
+    return out
+
+
+# ---------------------------------------------------------------- surveys
+
+QUESTION_NUMBER = re.compile(r"^\s*(?:Q?\d+[、.．:：)）]\s*)")
+
+
+def clean_header(header: str) -> str:
+    """'6、您对改进机关作风有何意见建议？' → '您对改进机关作风有何意见建议？' (the question kept whole)."""
+    return QUESTION_NUMBER.sub("", str(header)).strip()
+
+
+def is_non_answer(value: str, non_answers: set[str]) -> bool:
+    v = re.sub(r"[\s。.!！,，、]+$", "", value.strip()).lower()
+    return not v or v in non_answers or re.fullmatch(r"[无没有暂空/\\\-—_.。…\s]+", v) is not None
+
+
+def detect_free_text(frame: pd.DataFrame, cfg: dict, non_answers: set[str]) -> list[str]:
+    """Columns of long, mostly non-numeric, mostly distinct answers."""
+    named = cfg.get("free_text_columns") or []
+    if named:
+        missing = [c for c in named if c not in frame.columns and c not in map(clean_header, frame.columns)]
+        if missing:
+            raise DiaoyanError(f"free_text_columns names columns not in the file: {missing}",
+                               hint=f"columns are: {list(frame.columns)}")
+        return [c for c in frame.columns if c in named or clean_header(c) in named]
+    chosen = []
+    for col in frame.columns:
+        values = [v for v in frame[col].astype(str) if not is_non_answer(v, non_answers)]
+        if len(values) < 3:
+            continue
+        non_numeric = [v for v in values if not _numeric_or_date(v)]
+        share = len(non_numeric) / len(values)
+        mean_len = sum(map(len, non_numeric)) / max(len(non_numeric), 1)
+        distinct = len(set(non_numeric)) / max(len(non_numeric), 1)
+        if (share >= cfg["free_text_min_non_numeric_share"]
+                and mean_len >= cfg["free_text_min_mean_chars"] and distinct >= 0.5):
+            chosen.append(col)
+    return chosen
+
+
+def _numeric_or_date(value: str) -> bool:
+    return re.fullmatch(r"[\d\s.:/\-年月日时分秒]+", value.strip()) is not None
+
+
+METADATA_HINTS = {
+    "region": ("区域", "地区", "所在地", "区县", "县区", "所属区"),
+    "org_type": ("单位类型", "单位性质", "企业类型", "机构类型", "所在单位"),
+    "date": ("提交答卷时间", "提交时间", "答题时间", "填写时间"),
+}
+
+
+def survey_rows(frame: pd.DataFrame, cfg: dict) -> tuple[list[dict], list[str], pd.DataFrame]:
+    """Survey table → (answer records, free-text columns, respondents table)."""
+    non_answers = {str(x).lower() for x in cfg["non_answers"]}
+    frame = frame.fillna("").astype(str)
+    free = detect_free_text(frame, cfg, non_answers)
+    if not free:
+        raise DiaoyanError("no free-text answer column found",
+                           hint="name the columns in configs/default.yaml ingest.free_text_columns")
+    meta_cols = [c for c in frame.columns if c not in free]
+    id_col = next((c for c in frame.columns if clean_header(c) in ("序号", "编号", "答卷编号", "ID", "id")), None)
+    respondents, answers = [], []
+    for idx, row in frame.iterrows():
+        rid = row[id_col].strip() if id_col and row[id_col].strip() else str(idx + 1)
+        meta = {clean_header(c): row[c].strip() for c in meta_cols}
+        standard = {}
+        for key, hints in METADATA_HINTS.items():
+            col = next((c for c in meta if any(h in c for h in hints)), None)
+            if col and meta[col]:
+                standard[key] = meta[col]
+        respondents.append({"respondent_id": rid, **standard, **meta})
+        for col in free:
+            value = row[col]
+            if is_non_answer(value, non_answers):
+                continue
+            answers.append({"respondent_id": rid, "question": clean_header(col), "text": value,
+                            "standard": standard, "row": idx + 2})
+    return answers, free, pd.DataFrame(respondents)
+
+
+def read_table(data: bytes, path: Path, source: str, encoding: str | None) -> pd.DataFrame:
+    if path.suffix.lower() == ".xlsx":
+        try:
+            return pd.read_excel(io.BytesIO(data), dtype=str, engine="openpyxl")
+        except (zipfile.BadZipFile, ValueError, KeyError) as err:
+            raise DiaoyanError(f"not a readable .xlsx ({err})", path=source,
+                               hint="re-save it from Excel/WPS as .xlsx") from None
+    text, _ = decode_bytes(data, source, encoding)
+    try:
+        return pd.read_csv(io.StringIO(normalise_newlines(text)), dtype=str, keep_default_na=False)
+    except pd.errors.ParserError as err:
+        line = re.search(r"line (\d+)", str(err))
+        raise DiaoyanError(f"malformed CSV: {err}", path=source,
+                           line=int(line.group(1)) if line else None,
+                           hint="check quoting on that line") from None
+
+
+# ---------------------------------------------------------------- one file
+
+def ingest_file(path: Path, source: str, doc_id: str, metadata: dict, cfg: dict,
+                encoding: str | None = None) -> tuple[Document, list[dict], pd.DataFrame | None]:
+    """One input file → (document, turn records, survey respondents or None)."""
+    data = path.read_bytes()
+    suffix = path.suffix.lower()
+    interviewer_labels = set(cfg["interviewer_labels"])
+    respondents = None
+    used_encoding = ""
+    if suffix in TEXT_SUFFIXES:
+        text, used_encoding = decode_bytes(data, source, encoding)
+        text = normalise_newlines(text)
+        turns = parse_transcript(text, interviewer_labels)
+    elif suffix in DOCX_SUFFIXES:
+        text, turns = _docx_document(data, source, interviewer_labels)
+    elif suffix in TABLE_SUFFIXES:
+        frame = read_table(data, path, source, encoding)
+        answers, _free, respondents = survey_rows(frame, cfg)
+        parts, turns, pos = [], [], 0
+        for i, ans in enumerate(answers):
+            value = normalise_newlines(ans["text"])
+            turns.append({"speaker": f"答卷{ans['respondent_id']}", "speaker_title": "",
+                          "role": "respondent", "respondent_id": ans["respondent_id"],
+                          "question": ans["question"], "start": pos, "end": pos + len(value),
+                          "overrides": ans["standard"]})
+            parts.append(value)
+            pos += len(value) + 1
+        text = "\n".join(parts)
+        for t in turns:
+            t["start"], t["end"] = _strip_span(text, t["start"], t["end"])
+        turns = [t for t in turns if t["end"] > t["start"]]
+        respondents.insert(0, "source", source)
+    else:
+        raise DiaoyanError(f"unsupported file type {suffix or '(none)'}", path=source,
+                           hint="supported: .txt .md .docx .csv .xlsx")
+    assign_roles(turns, text, interviewer_labels, metadata.get("interviewer", ""),
+                 cfg["question_share_for_interviewer"])
+    doc = Document(doc_id, source, text, metadata, checksum_bytes(data), used_encoding)
+    records = []
+    for i, t in enumerate(turns):
+        meta = {**metadata, **t.pop("overrides", {})}
+        records.append({
+            "doc_id": doc_id, "source": source, "speaker": t["speaker"],
+            "speaker_title": t.get("speaker_title", ""), "role": t["role"],
+            "respondent_id": t.get("respondent_id", ""),
+            "region": meta.get("region", ""), "org_type": meta.get("org_type", ""),
+            "form": meta.get("form", ""), "date": meta.get("date", ""),
+            "question": t.get("question", ""), "turn": i, "start": t["start"], "end": t["end"],
+            "text": text[t["start"]:t["end"]],
+        })
+    return doc, records, respondents
+
+
+def _docx_document(data: bytes, source: str, interviewer_labels: set[str]) -> tuple[str, list[dict]]:
+    """docx → (normalised text, turns); each table cell is its own turn carrying its column header."""
+    paragraphs = docx_paragraphs(data, source)
+    lines, cells, pos = [], {}, 0
+    for value, header in paragraphs:
+        value = normalise_newlines(value)
+        if header:
+            cells[pos] = header
+        lines.append(value)
+        pos += len(value) + 1
+    text = "\n".join(lines)
+    return text, parse_transcript(text, interviewer_labels, cells)
+
+
+# ---------------------------------------------------------------- folder
+
+def run(folder: Path, cfg: dict, encoding: str | None = None, strict: bool = False) -> IngestResult:
+    """Every supported file under folder → IngestResult; failures are recorded per file."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DiaoyanError("input folder not found", path=str(folder),
+                           hint="pass IN=<folder with transcripts>")
+    manifest = read_manifest(folder, cfg)
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name not in MANIFEST_NAMES
+                   and not p.name.startswith((".", "~$")))
+    documents, records, surveys, statuses = [], [], [], []
+    defaults = dict(cfg["default_metadata"])
+    for n, path in enumerate(files, start=1):
+        source = path.relative_to(folder).as_posix()
+        doc_id = f"D{n:02d}"
+        status = {"file": source, "doc_id": doc_id, "checksum": checksum_bytes(path.read_bytes()),
+                  "bytes": path.stat().st_size}
+        metadata = {**defaults, **{k: v for k, v in manifest.get(source, {}).items() if v != ""}}
+        if "interviewer" not in metadata:
+            metadata["interviewer"] = ""
+        try:
+            doc, recs, respondents = ingest_file(path, source, doc_id, metadata, cfg, encoding)
+        except DiaoyanError as err:
+            if strict:
+                raise
+            log.warning("skipped %s: %s", source, err)
+            statuses.append({**status, "status": "skipped", "reason": str(err)})
+            continue
+        except Exception as err:  # a corrupt file must not stop the other files
+            if strict:
+                raise DiaoyanError(f"cannot read ({type(err).__name__}: {err})", path=source) from None
+            log.warning("skipped %s: %s: %s", source, type(err).__name__, err)
+            statuses.append({**status, "status": "skipped", "reason": f"{type(err).__name__}: {err}"})
+            continue
+        documents.append(doc)
+        records.extend(recs)
+        if respondents is not None:
+            surveys.append(respondents)
+        statuses.append({**status, "status": "processed", "encoding": doc.encoding,
+                         "turns": len(recs),
+                         "respondent_turns": sum(r["role"] == "respondent" for r in recs)})
+    turns = pd.DataFrame(records, columns=TURN_COLUMNS)
+    respondents = pd.concat(surveys, ignore_index=True) if surveys else pd.DataFrame()
+    return IngestResult(documents, turns, respondents, statuses)

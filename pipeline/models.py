@@ -1,0 +1,330 @@
+"""Estimator factories, cross-validated family selection, evidence weights, and the self-describing model folder (skops)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+from scipy import sparse
+from sklearn.base import clone
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.compose import ColumnTransformer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score
+from sklearn.model_selection import StratifiedKFold
+from sklearn.naive_bayes import ComplementNB
+from sklearn.pipeline import Pipeline
+from sklearn.svm import LinearSVC
+
+from pipeline.errors import DiaoyanError
+
+MODEL_FILE = "model.skops"
+META_FILE = "meta.json"
+CONFIG_FILE = "config.yaml"
+TAXONOMY_FILE = "taxonomy.yaml"
+METRICS_FILE = "metrics.json"
+FORMAT_VERSION = 1
+
+# Everything a saved model may contain. skops refuses any other type at load time, so a
+# tampered or foreign file cannot run code (never pickle, never blanket trust).
+TRUSTED_TYPES = [
+    "builtins.dict", "builtins.list", "builtins.tuple", "builtins.str", "builtins.int",
+    "builtins.float", "builtins.bool", "builtins.slice",
+    "numpy.dtype", "numpy.ndarray", "numpy.float64", "numpy.float32", "numpy.int64", "numpy.int32",
+    "numpy.str_", "numpy.bool_",
+    "scipy.sparse._csr.csr_matrix",
+    "sklearn.pipeline.Pipeline",
+    "sklearn.compose._column_transformer.ColumnTransformer",
+    "sklearn.feature_extraction.text.TfidfVectorizer",
+    "sklearn.feature_extraction.text.CountVectorizer",
+    "sklearn.feature_extraction.text.TfidfTransformer",
+    "sklearn.linear_model._logistic.LogisticRegression",
+    "sklearn.svm._classes.LinearSVC",
+    "sklearn.naive_bayes.ComplementNB",
+    "sklearn.calibration.CalibratedClassifierCV",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.preprocessing._label.LabelEncoder",
+    "sklearn.utils._bunch.Bunch",
+]
+
+
+# ---------------------------------------------------------------- estimators
+
+def make_features(ccfg: dict) -> ColumnTransformer:
+    """Word n-grams, character n-grams, seed-term hits and sentiment marks, each TF-IDF or binary."""
+    word = TfidfVectorizer(token_pattern=r"[^ ]+", lowercase=False, sublinear_tf=True,
+                           ngram_range=(1, ccfg["word_ngram_max"]), min_df=ccfg["min_df"],
+                           max_features=ccfg["max_features"], dtype=np.float32)
+    char = TfidfVectorizer(analyzer="char", lowercase=False, sublinear_tf=True,
+                           ngram_range=(ccfg["char_ngram_min"], ccfg["char_ngram_max"]),
+                           min_df=ccfg["min_df"], max_features=ccfg["max_features"], dtype=np.float32)
+    binary = dict(token_pattern=r"[^ ]+", lowercase=False, binary=True, dtype=np.float32)
+    return ColumnTransformer([
+        ("words", word, "words"),
+        ("chars", char, "chars"),
+        ("seeds", CountVectorizer(**binary), "seeds"),
+        ("marks", CountVectorizer(**binary), "marks"),
+    ], sparse_threshold=1.0)
+
+
+def make_classifier(family: str, ccfg: dict, seed: int):
+    """A probabilistic linear classifier of the named family."""
+    if family == "logreg":
+        return LogisticRegression(C=ccfg["C"], max_iter=3000, class_weight="balanced")
+    if family == "linear_svm":
+        return CalibratedClassifierCV(LinearSVC(C=ccfg.get("svm_C", 0.5), class_weight="balanced",
+                                                random_state=seed), method="sigmoid", cv=3)
+    if family == "complement_nb":
+        return CalibratedClassifierCV(ComplementNB(alpha=ccfg["nb_alpha"]), method="sigmoid", cv=3)
+    raise DiaoyanError(f"unknown classifier family {family!r}",
+                       hint="classifier.families takes logreg, linear_svm, complement_nb")
+
+
+def with_marks(frame: pd.DataFrame) -> pd.DataFrame:
+    """Vectorisers need at least one token per column; a constant token keeps empty columns valid."""
+    frame = frame.copy()
+    frame["seeds"] = ("SEEDS " + frame["seeds"]).str.strip()
+    frame["marks"] = ("MARKS " + frame["marks"]).str.strip()
+    return frame
+
+
+@dataclass
+class HeadResult:
+    """A trained head: the fitted pipeline plus its cross-validation record."""
+    pipeline: Pipeline
+    family: str
+    labels: list[str]
+    comparison: dict = field(default_factory=dict)      # family → mean macro-F1 over folds
+    oof_proba: np.ndarray | None = None                  # out-of-fold probabilities (chosen family)
+
+
+def _fit(clf, X, y, weights):
+    if weights is None:
+        return clf.fit(X, y)
+    return clf.fit(X, y, sample_weight=weights)
+
+
+def select_and_fit(features: pd.DataFrame, y: np.ndarray, ccfg: dict, seed: int,
+                   weights: np.ndarray | None = None, eval_mask: np.ndarray | None = None,
+                   families: list[str] | None = None) -> HeadResult:
+    """Compare families under stratified k-fold CV (macro-F1 on eval_mask rows), refit the best on all.
+
+    Features are vectorised once per fold and shared by every family, which keeps selection cheap.
+    """
+    features = with_marks(features)
+    families = families or ccfg["families"]
+    labels = sorted(set(y))
+    if eval_mask is None:
+        eval_mask = np.ones(len(y), dtype=bool)
+    folds = min(ccfg["cv_folds"], int(pd.Series(y[eval_mask]).value_counts().min()))
+    comparison, oof = {}, {}
+    if folds >= 2:
+        scores = {f: [] for f in families}
+        oof = {f: np.zeros((len(y), len(labels))) for f in families}
+        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+        strata = np.where(eval_mask, y, "__aux__")
+        for train_idx, test_idx in splitter.split(features, strata):
+            test_idx = test_idx[eval_mask[test_idx]]
+            vec = make_features(ccfg).fit(features.iloc[train_idx])
+            X_train, X_test = vec.transform(features.iloc[train_idx]), vec.transform(features.iloc[test_idx])
+            w = None if weights is None else weights[train_idx]
+            for family in families:
+                clf = _fit(make_classifier(family, ccfg, seed), X_train, y[train_idx], w)
+                proba = _aligned_proba(clf, X_test, labels)
+                oof[family][test_idx] = proba
+                pred = np.array(labels)[proba.argmax(1)]
+                scores[family].append(f1_score(y[test_idx], pred, average="macro", zero_division=0))
+        comparison = {f: float(np.mean(s)) for f, s in scores.items()}
+        best = max(families, key=lambda f: (comparison[f], -families.index(f)))
+    else:
+        best = families[0]
+    pipe = Pipeline([("features", make_features(ccfg)), ("clf", make_classifier(best, ccfg, seed))])
+    if weights is None:
+        pipe.fit(features, y)
+    else:
+        pipe.fit(features, y, clf__sample_weight=weights)
+    return HeadResult(pipe, best, [str(c) for c in pipe.classes_], comparison,
+                      oof.get(best) if oof else None)
+
+
+def _aligned_proba(clf, X, labels: list[str]) -> np.ndarray:
+    proba = clf.predict_proba(X)
+    out = np.zeros((X.shape[0], len(labels)))
+    for j, c in enumerate(clf.classes_):
+        out[:, labels.index(c)] = proba[:, j]
+    return out
+
+
+def predict_proba(pipe: Pipeline, features: pd.DataFrame) -> np.ndarray:
+    return pipe.predict_proba(with_marks(features))
+
+
+def transform(pipe: Pipeline, features: pd.DataFrame) -> sparse.csr_matrix:
+    return pipe.named_steps["features"].transform(with_marks(features))
+
+
+# ---------------------------------------------------------------- evidence
+
+def class_weights(pipe: Pipeline) -> np.ndarray:
+    """(n_classes, n_features) linear weights of the fitted classifier, for explaining a prediction."""
+    clf = pipe.named_steps["clf"]
+    if isinstance(clf, CalibratedClassifierCV):
+        mats = []
+        for cc in clf.calibrated_classifiers_:
+            est = cc.estimator
+            if hasattr(est, "coef_"):
+                mats.append(_full_coef(est.coef_, len(clf.classes_)))
+            else:  # ComplementNB: log-probabilities relative to the mean over classes
+                w = -est.feature_log_prob_  # ComplementNB stores complement log-probs: negate
+                mats.append(w - w.mean(0, keepdims=True))
+        return np.mean(mats, axis=0)
+    return _full_coef(clf.coef_, len(clf.classes_))
+
+
+def _full_coef(coef: np.ndarray, n_classes: int) -> np.ndarray:
+    if coef.shape[0] == 1 and n_classes == 2:  # binary: one row for the positive class
+        return np.vstack([-coef[0], coef[0]])
+    return coef
+
+
+def feature_names(pipe: Pipeline) -> np.ndarray:
+    names = pipe.named_steps["features"].get_feature_names_out()
+    return np.array([n.split("__", 1)[1] if "__" in n else n for n in names], dtype=object)
+
+
+def top_features(X: sparse.csr_matrix, rows_class: np.ndarray, weights: np.ndarray,
+                 names: np.ndarray, k: int) -> list[list[str]]:
+    """For each row, the k features that pushed it most towards its predicted class."""
+    X = sparse.csr_matrix(X)
+    out = []
+    skip = {"SEEDS", "MARKS"}
+    for i in range(X.shape[0]):
+        lo, hi = X.indptr[i], X.indptr[i + 1]
+        idx, val = X.indices[lo:hi], X.data[lo:hi]
+        contrib = val * weights[rows_class[i], idx]
+        order = np.argsort(-contrib)
+        picked = []
+        for j in order:
+            if contrib[j] <= 0 or len(picked) == k:
+                break
+            name = names[idx[j]]
+            if name in skip or name.startswith("SEED_") or len(name.strip()) < 2:
+                continue
+            if any(name in p or p in name for p in picked):
+                continue
+            picked.append(name)
+        out.append(picked)
+    return out
+
+
+# ---------------------------------------------------------------- model folder
+
+def library_versions() -> dict:
+    import jieba
+    import sklearn
+    import skops
+    import snownlp  # noqa: F401
+    import spacy
+    from importlib.metadata import version
+    return {"python": platform.python_version(), "scikit-learn": sklearn.__version__,
+            "skops": skops.__version__, "jieba": jieba.__version__, "spacy": spacy.__version__,
+            "snownlp": version("snownlp"), "numpy": np.__version__, "pandas": pd.__version__}
+
+
+def compact(pipe: Pipeline) -> Pipeline:
+    """Drop what only serves introspection and store vocabularies as plain ints: a vectoriser's
+    `stop_words_` can hold every pruned n-gram, and numpy ints become one file each in skops."""
+    features = pipe.named_steps.get("features")
+    for _name, vec, _cols in getattr(features, "transformers_", []):
+        if hasattr(vec, "stop_words_"):
+            del vec.stop_words_
+        if hasattr(vec, "vocabulary_"):
+            vec.vocabulary_ = {str(k): int(v) for k, v in vec.vocabulary_.items()}
+    return pipe
+
+
+def save_model(model_dir: Path, heads: dict[str, Pipeline], meta: dict, cfg: dict, taxonomy_raw: dict) -> None:
+    """Write the model folder atomically: model.skops, meta.json, config.yaml, taxonomy.yaml."""
+    import skops.io as sio
+
+    model_dir = Path(model_dir)
+    tmp = model_dir.with_name(model_dir.name + ".tmp")
+    if tmp.exists():
+        import shutil
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    sio.dump({name: compact(pipe) for name, pipe in heads.items()}, tmp / MODEL_FILE)
+    untrusted = stored_types(tmp / MODEL_FILE) - set(TRUSTED_TYPES)
+    if untrusted:
+        raise DiaoyanError(f"model would contain types outside the trusted list: {sorted(untrusted)}",
+                           hint="add them to pipeline.models.TRUSTED_TYPES after review")
+    meta = {"format_version": FORMAT_VERSION, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "libraries": library_versions(), **meta}
+    (tmp / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
+    (tmp / CONFIG_FILE).write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    (tmp / TAXONOMY_FILE).write_text(yaml.safe_dump(taxonomy_raw, allow_unicode=True, sort_keys=False),
+                                     encoding="utf-8")
+    old = model_dir.with_name(model_dir.name + ".old")
+    if model_dir.exists():
+        import shutil
+        if old.exists():
+            shutil.rmtree(old)
+        model_dir.rename(old)
+        # Keep evaluation results that belong to the folder, not to one training run.
+        tmp.rename(model_dir)
+        shutil.rmtree(old)
+    else:
+        tmp.rename(model_dir)
+
+
+def stored_types(path: Path) -> set[str]:
+    """Every type named in a skops file's schema, read without loading anything."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        schema = json.loads(archive.read("schema.json"))
+    found: set[str] = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "__module__" in node and "__class__" in node:
+                found.add(f"{node['__module__']}.{node['__class__']}")
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+    return found
+
+
+def load_heads(model_dir: Path) -> tuple[dict[str, Pipeline], dict]:
+    """Load model.skops trusting only TRUSTED_TYPES, and meta.json."""
+    import skops.io as sio
+
+    model_dir = Path(model_dir)
+    path = model_dir / MODEL_FILE
+    if not path.exists():
+        raise DiaoyanError(f"no model in {model_dir}", hint="train one with `make train` "
+                           f"(or `python -m pipeline train --model-dir {model_dir}`)")
+    try:
+        types = stored_types(path)
+    except (KeyError, ValueError, OSError) as err:
+        raise DiaoyanError(f"not a readable skops model file ({err})", path=str(path),
+                           hint="retrain it with `make train`") from None
+    refused = types - set(TRUSTED_TYPES)
+    if refused:
+        raise DiaoyanError(f"model file contains types outside the trusted list {sorted(refused)}; "
+                           "refusing to load", path=str(path), hint="retrain it with `make train`")
+    heads = sio.load(path, trusted=sorted(types))
+    meta = json.loads((model_dir / META_FILE).read_text(encoding="utf-8"))
+    return heads, meta

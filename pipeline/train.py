@@ -1,0 +1,135 @@
+"""Labelled corpus + taxonomy + config → a model folder with topic, kind and sentiment heads."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline import models
+from pipeline.classify import decide_topics, feature_builder
+from pipeline.config import checksum_file, resolve
+from pipeline.corpus import data_checksum, load_corpus, test_rows, training_rows
+from pipeline.metrics import binary_sentiment_report, classification_report
+from pipeline.sentiment import general_examples, training_targets
+from pipeline.taxonomy import Taxonomy
+
+log = logging.getLogger(__name__)
+
+
+def fit_heads(train: pd.DataFrame, taxonomy: Taxonomy, cfg: dict, progress=None) -> tuple[dict, dict, "object"]:
+    """Training rows → ({head: fitted pipeline}, {head: selection record}, feature builder)."""
+    ccfg, seed = cfg["classifier"], cfg["seed"]
+    builder = feature_builder(cfg, taxonomy)
+    tokens = [" ".join(t) for t in builder.tokenize(train["text"].tolist())]
+    feats = builder.frame(train["text"].tolist(), tokens)
+    heads, records = {}, {}
+    for head in ("topic", "kind"):
+        rows = (train[head] != "").to_numpy()
+        if rows.sum() == 0 or len(set(train.loc[rows, head])) < 2:
+            log.warning("no %s labels in the training data: the %s head is left out", head, head)
+            continue
+        if progress:
+            progress(f"training {head} head on {int(rows.sum())} comments")
+        result = models.select_and_fit(feats[rows].reset_index(drop=True), train.loc[rows, head].to_numpy(),
+                                       ccfg, seed)
+        heads[head] = result.pipeline
+        records[head] = {"family": result.family, "labels": result.labels,
+                         "cv_macro_f1_by_family": result.comparison, "n_train": int(rows.sum())}
+    if "sentiment" in train and (train["sentiment"] != "").any():
+        scfg = cfg["sentiment"]
+        rows = train[train["sentiment"] != ""]
+        general = general_examples(scfg["general_samples"], seed) if scfg["general_weight"] > 0 else \
+            pd.DataFrame(columns=["text", "sentiment"])
+        texts, y, w, mask = training_targets(rows, general, scfg["general_weight"])
+        if progress:
+            progress(f"training sentiment head on {len(rows)} comments (+{len(general)} general-domain)")
+        s_tokens = [" ".join(t) for t in builder.tokenize(texts)]
+        s_feats = builder.frame(texts, s_tokens)
+        s_cfg = {**ccfg, "C": scfg["C"]}
+        result = models.select_and_fit(s_feats, y, s_cfg, seed, weights=w, eval_mask=mask,
+                                       families=["logreg"])
+        heads["sentiment"] = result.pipeline
+        records["sentiment"] = {"family": result.family, "labels": result.labels, "n_train": int(len(rows)),
+                                "n_general": int(len(general)),
+                                "cv_macro_f1_pos_neg": result.comparison}
+    return heads, records, builder
+
+
+def holdout_metrics(heads: dict, builder, test: pd.DataFrame, taxonomy: Taxonomy, cfg: dict) -> dict:
+    """Quick held-out figures stored in meta.json (make evaluate gives the full report)."""
+    if test.empty:
+        return {}
+    tokens = [" ".join(t) for t in builder.tokenize(test["text"].tolist())]
+    feats = builder.frame(test["text"].tolist(), tokens)
+    out = {}
+    if "topic" in heads:
+        pipe = heads["topic"]
+        labels = [str(c) for c in pipe.classes_]
+        primary, conf, _ = decide_topics(models.predict_proba(pipe, feats), labels, taxonomy, cfg["classifier"])
+        rows = test["topic"] != ""
+        out["topic"] = classification_report(test.loc[rows, "topic"], np.array(primary)[rows.to_numpy()],
+                                             taxonomy.labels, np.array(conf)[rows.to_numpy()])
+    if "kind" in heads:
+        pipe = heads["kind"]
+        proba = models.predict_proba(pipe, feats)
+        pred = np.array(pipe.classes_)[proba.argmax(1)]
+        rows = (test["kind"] != "").to_numpy()
+        out["kind"] = classification_report(test.loc[rows, "kind"], pred[rows], list(taxonomy.kinds),
+                                            proba.max(1)[rows])
+    if "sentiment" in heads:
+        pipe = heads["sentiment"]
+        scores = models.predict_proba(pipe, feats)[:, list(pipe.classes_).index("pos")]
+        rows = (test["sentiment"] != "").to_numpy()
+        s = cfg["sentiment"]
+        out["sentiment"] = binary_sentiment_report(test.loc[rows, "sentiment"].tolist(), scores[rows],
+                                                   s["pos_threshold"], s["neg_threshold"])
+    return out
+
+
+def summary_line(metrics: dict) -> str:
+    parts = []
+    for head in ("topic", "kind"):
+        if head in metrics:
+            parts.append(f"{head} macro-F1 {metrics[head]['macro_f1']:.3f}")
+    if "sentiment" in metrics and "auc" in metrics["sentiment"]:
+        parts.append(f"sentiment AUC {metrics['sentiment']['auc']:.3f} "
+                     f"bal-acc {metrics['sentiment']['balanced_accuracy']:.3f}")
+    return ", ".join(parts) or "no held-out rows"
+
+
+def run(taxonomy: Taxonomy, taxonomy_path: Path, labelled: Path, model_dir: Path, cfg: dict,
+        progress=None) -> dict:
+    """Train every head that has labels and write the model folder; returns meta (with before/after)."""
+    started = time.perf_counter()
+    corpus = load_corpus(labelled, taxonomy)
+    train, test = training_rows(corpus), test_rows(corpus)
+    previous = None
+    meta_path = Path(model_dir) / models.META_FILE
+    if meta_path.exists():
+        previous = json.loads(meta_path.read_text(encoding="utf-8")).get("holdout")
+    heads, records, builder = fit_heads(train, taxonomy, cfg, progress)
+    if not heads:
+        from pipeline.errors import DiaoyanError
+        raise DiaoyanError("nothing to train: no head has at least two labels", path=str(labelled))
+    holdout = holdout_metrics(heads, builder, test, taxonomy, cfg)
+    userdict = resolve(cfg["paths"]["userdict"])
+    meta = {
+        "taxonomy_name": taxonomy.name, "taxonomy_checksum": taxonomy.checksum,
+        "taxonomy_file": str(taxonomy_path.name),
+        "labels": {h: r["labels"] for h, r in records.items()},
+        "heads": records,
+        "training_data": {"source": Path(labelled).name, "rows": int(len(train)), "test_rows": int(len(test)),
+                          "checksum": data_checksum(train),
+                          "files": sorted(set(corpus["file"]))},
+        "userdict_checksum": checksum_file(userdict) if userdict.exists() else None,
+        "holdout": holdout,
+        "train_seconds": round(time.perf_counter() - started, 2),
+    }
+    models.save_model(model_dir, heads, meta, cfg, taxonomy.raw)
+    meta["previous_holdout"] = previous
+    return meta
