@@ -1,0 +1,205 @@
+"""The hand-written labelled corpus (corpus/labelled/*.csv): columns, labels valid against the
+taxonomy, size and balance, lengths, the fixed test split, no near-duplicates, and no sentence
+copied from the sample transcripts. reviewed.csv (analyst corrections with provenance columns) is
+not part of the hand-written corpus and is skipped here."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import sparse
+from sklearn.feature_extraction.text import CountVectorizer
+
+from pipeline.config import resolve
+from pipeline.corpus import REVIEWED_FILE, SENTIMENT_LABELS
+from pipeline.segment import normalise_text
+from pipeline.taxonomy import load_taxonomy
+
+COLUMNS = ["id", "text", "topic", "topic2", "kind", "sentiment", "register", "voice", "split"]
+REGISTERS = ("spoken", "written")
+SPLITS = ("train", "test")
+MIN_ROWS = 2000
+MIN_PER_TOPIC = 250
+MIN_OTHER = 500
+MIN_PER_KIND = 40            # achievements, and suggestions, within each of the five topics
+MIN_REGISTER_SHARE = 0.30
+LENGTH_RANGE = (8, 200)
+MIN_SHARE_IN_LENGTH_RANGE = 0.95
+MIN_TEST_SHARE = 0.20
+MAX_TEST_SHARE_GAP = 0.05    # each topic's test share within ±5 points of the overall share
+NEAR_DUPLICATE_JACCARD = 0.7
+MIN_LEAK_CHARS = 12
+
+
+@pytest.fixture(scope="module")
+def files(cfg) -> list:
+    paths = sorted(p for p in resolve(cfg["paths"]["labelled"]).glob("*.csv") if p.name != REVIEWED_FILE)
+    assert paths, "no labelled CSV files"
+    return paths
+
+
+@pytest.fixture(scope="module")
+def corpus(files) -> pd.DataFrame:
+    frames = []
+    for path in files:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+        frame["file"] = path.name
+        frame["line"] = range(2, len(frame) + 2)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def taxonomy(cfg):
+    return load_taxonomy(resolve(cfg["paths"]["taxonomy"]))
+
+
+def where(rows: pd.DataFrame, limit: int = 10) -> str:
+    """'file:line id' for the first offending rows, for assertion messages."""
+    return "; ".join(f"{r.file}:{r.line} {r.id}" for r in rows.head(limit).itertuples())
+
+
+# ---------------------------------------------------------------- shape and labels
+
+def test_columns(files):
+    for path in files:
+        header = pd.read_csv(path, dtype=str, nrows=0).columns.tolist()
+        assert header == COLUMNS, path.name
+
+
+def test_labels_are_valid_against_the_taxonomy(corpus, taxonomy):
+    allowed = {
+        "topic": set(taxonomy.labels),
+        "topic2": set(taxonomy.topic_ids) | {""},
+        "kind": set(taxonomy.kinds),
+        "sentiment": set(SENTIMENT_LABELS),
+        "register": set(REGISTERS),
+        "split": set(SPLITS),
+    }
+    for column, values in allowed.items():
+        bad = corpus[~corpus[column].isin(values)]
+        assert bad.empty, f"{column} not in {sorted(values)}: {where(bad)}"
+    same = corpus[(corpus["topic2"] != "") & (corpus["topic2"] == corpus["topic"])]
+    assert same.empty, f"topic2 repeats topic: {where(same)}"
+    for column in ("id", "text", "voice"):
+        blank = corpus[corpus[column].str.strip() == ""]
+        assert blank.empty, f"empty {column}: {where(blank)}"
+    untrimmed = corpus[corpus["text"] != corpus["text"].str.strip()]
+    assert untrimmed.empty, f"text with leading/trailing space: {where(untrimmed)}"
+
+
+def test_ids_are_unique(corpus):
+    dupes = corpus[corpus["id"].duplicated(keep=False)]
+    assert dupes.empty, f"duplicate ids: {where(dupes)}"
+
+
+# ---------------------------------------------------------------- size and balance
+
+def test_size_and_topic_counts(corpus, taxonomy):
+    assert len(corpus) >= MIN_ROWS
+    counts = corpus["topic"].value_counts()
+    for label in taxonomy.labels:
+        assert counts.get(label, 0) >= MIN_PER_TOPIC, (label, counts.get(label, 0))
+    assert counts.get(taxonomy.other, 0) >= MIN_OTHER
+
+
+def test_every_topic_has_achievements_and_suggestions(corpus, taxonomy):
+    table = pd.crosstab(corpus["topic"], corpus["kind"])
+    for topic in taxonomy.topic_ids:
+        for kind in ("achievement", "suggestion"):
+            assert table.loc[topic].get(kind, 0) >= MIN_PER_KIND, (topic, kind, table.loc[topic].to_dict())
+
+
+def test_both_registers_are_well_represented(corpus):
+    shares = corpus["register"].value_counts(normalize=True)
+    for register in REGISTERS:
+        assert shares.get(register, 0) >= MIN_REGISTER_SHARE, shares.to_dict()
+
+
+def test_lengths_are_mostly_in_range(corpus):
+    lengths = corpus["text"].str.len()
+    low, high = LENGTH_RANGE
+    inside = lengths.between(low, high)
+    assert inside.mean() >= MIN_SHARE_IN_LENGTH_RANGE, where(corpus[~inside])
+
+
+# ---------------------------------------------------------------- the fixed test split
+
+def test_test_split_is_large_enough_and_stratified_by_topic(corpus):
+    is_test = corpus["split"] == "test"
+    overall = is_test.mean()
+    assert overall >= MIN_TEST_SHARE
+    by_topic = is_test.groupby(corpus["topic"]).mean()
+    off = by_topic[(by_topic - overall).abs() > MAX_TEST_SHARE_GAP]
+    assert off.empty, f"overall test share {overall:.3f}; topics off by more than 5 points: {off.to_dict()}"
+
+
+# ---------------------------------------------------------------- near-duplicates
+
+def near_duplicates(texts: list[str], threshold: float) -> list[tuple[int, int, float]]:
+    """Pairs (i, j, jaccard) whose character-3-gram sets overlap with Jaccard ≥ threshold.
+
+    Exact, not sampled: a binary text × 3-gram matrix times its transpose gives every pair's
+    intersection size; only pairs that share a 3-gram are ever materialised.
+    """
+    vectorizer = CountVectorizer(analyzer="char", ngram_range=(3, 3), binary=True, lowercase=False)
+    matrix = vectorizer.fit_transform(texts).astype(np.int32)
+    sizes = np.asarray(matrix.sum(axis=1)).ravel()
+    shared = sparse.triu(matrix @ matrix.T, k=1).tocoo()
+    jaccard = shared.data / (sizes[shared.row] + sizes[shared.col] - shared.data)
+    keep = jaccard >= threshold
+    return sorted(zip(shared.row[keep].tolist(), shared.col[keep].tolist(), jaccard[keep].tolist()))
+
+
+def test_near_duplicate_finder_finds_a_planted_pair():
+    texts = ["乡镇干部反映每个月要填十几张表格，很多数据都是重复的。",
+             "企业反映诉求回复慢，一个多月都没有消息。",
+             "乡镇干部反映每个月要填十几张表格，好多数据都是重复的。"]
+    pairs = near_duplicates(texts, NEAR_DUPLICATE_JACCARD)
+    assert [(i, j) for i, j, _ in pairs] == [(0, 2)]
+    assert near_duplicates(texts[:2], NEAR_DUPLICATE_JACCARD) == []
+
+
+def test_no_near_duplicate_texts(corpus):
+    pairs = near_duplicates(corpus["text"].tolist(), NEAR_DUPLICATE_JACCARD)
+    shown = [f"{corpus.at[i, 'id']}~{corpus.at[j, 'id']} ({score:.2f})" for i, j, score in pairs[:10]]
+    assert not pairs, f"{len(pairs)} near-duplicate pairs: {shown}"
+
+
+# ---------------------------------------------------------------- no text copied from the transcripts
+
+SENTENCE_END = re.compile(r"(?<=[。！？；!?;…])")
+EDGE_PUNCTUATION = re.compile(r"^[\W_]+|[\W_]+$")
+
+
+def transcript_sentences(comment_texts, min_chars: int = MIN_LEAK_CHARS) -> set[str]:
+    """Sentences of the segmented transcripts, without edge punctuation, at least min_chars long."""
+    out = set()
+    for text in comment_texts:
+        for piece in SENTENCE_END.split(text):
+            core = EDGE_PUNCTUATION.sub("", piece)
+            if len(core) >= min_chars:
+                out.add(core)
+    return out
+
+
+def copied_sentences(sentences: set[str], labelled_texts) -> list[str]:
+    haystack = "\n".join(normalise_text(t) for t in labelled_texts)
+    return sorted(s for s in sentences if s in haystack)
+
+
+def test_copy_finder_finds_a_planted_sentence():
+    sentences = transcript_sentences(["嗯。三张表里头有一半栏目是重复的。好的。"])
+    assert sentences == {"三张表里头有一半栏目是重复的"}
+    assert copied_sentences(sentences, ["他说三张表里头有一半栏目是重复的，很烦。"]) == ["三张表里头有一半栏目是重复的"]
+    assert copied_sentences(sentences, ["三张表里有一半栏目重复。"]) == []
+
+
+def test_no_transcript_sentence_appears_in_the_labelled_texts(corpus, bundled_comments):
+    sentences = transcript_sentences(bundled_comments["text"])
+    assert len(sentences) > 500             # the transcripts were really read and segmented
+    copied = copied_sentences(sentences, corpus["text"])
+    assert not copied, f"{len(copied)} transcript sentences copied into the labelled corpus: {copied[:5]}"
