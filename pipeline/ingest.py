@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import logging
 import re
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,7 +45,7 @@ NOT_LABELS = {"比如", "例如", "譬如", "比方说", "总之", "另外", "�
               "第一", "第二", "第三", "第四", "第五", "第六", "第七", "第八", "第九", "第十"}
 # A turn is a question when it ends with a question mark, a question particle, or — speech-to-text
 # output has little punctuation — its last clause carries a question word.
-QUESTION_END = re.compile(r"[？?]\s*$|(吗|呢|么|吧)[。．.]?\s*$")
+QUESTION_END = re.compile(r"[？?]\s*$|(吗|呢|么)[。．.]?\s*$")
 QUESTION_WORDS = re.compile(r"什么|怎么|怎样|为什么|为啥|多少|多久|几个|哪|谁|有没有|是不是|能不能|会不会|"
                             r"要不要|好不好|对不对|行不行|可不可以|如何|是否|吗|呢|(\w)[不没]\1")
 
