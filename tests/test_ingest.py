@@ -259,6 +259,19 @@ def test_docx_paragraphs_and_table(tmp_path, cfg):
     assert_offsets(result)
 
 
+def test_docx_vertically_merged_cell_is_one_turn(tmp_path):
+    document = docx.Document()
+    table = document.add_table(rows=3, cols=2)
+    table.cell(0, 0).text, table.cell(0, 1).text = "单位", "意见建议"
+    table.cell(1, 0).merge(table.cell(2, 0)).text = "县营商办"
+    table.cell(1, 1).text, table.cell(2, 1).text = "建议一次性告知。", "建议限时办结。"
+    buffer = io.BytesIO()
+    document.save(buffer)
+    blocks = ingest.docx_blocks(buffer.getvalue(), "t.docx")
+    assert [(b.question, b.text) for b in blocks] == [("单位", "县营商办"), ("意见建议", "建议一次性告知。"),
+                                                      ("意见建议", "建议限时办结。")]
+
+
 # ---------------------------------------------------------------- surveys
 
 PROBLEM_Q = "5、您认为当前机关作风方面还存在哪些突出问题？"
