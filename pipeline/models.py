@@ -261,7 +261,9 @@ def save_model(model_dir: Path, heads: dict[str, Pipeline], meta: dict, cfg: dic
         import shutil
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
-    sio.dump({name: compact(pipe) for name, pipe in heads.items()}, tmp / MODEL_FILE)
+    import zipfile
+    sio.dump({name: compact(pipe) for name, pipe in heads.items()}, tmp / MODEL_FILE,
+             compression=zipfile.ZIP_DEFLATED)
     untrusted = stored_types(tmp / MODEL_FILE) - set(TRUSTED_TYPES)
     if untrusted:
         raise DiaoyanError(f"model would contain types outside the trusted list: {sorted(untrusted)}",

@@ -1,0 +1,212 @@
+"""Model + labelled corpus → metrics: held-out test split, 5-fold CV by model family, baselines, sentiment backends side by side."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.svm import LinearSVC
+
+from pipeline import models, sentiment
+from pipeline.classify import Model, decide_topics
+from pipeline.corpus import load_corpus, test_rows, training_rows
+from pipeline.io import write_json
+from pipeline.metrics import binary_sentiment_report, classification_report
+from pipeline.taxonomy import Taxonomy
+
+SUGGESTION_CUES = re.compile(r"建议|希望|应当|应该|要(?!求)|需要|呼吁|能不能|最好|亟需|务必")
+PROBLEM_CUES = re.compile(r"不够|不足|有待|存在|问题|难|差距|没有|不|过多|太多|形式|推诿|慢")
+ACHIEVEMENT_CUES = re.compile(r"明显|提升|改善|减少|好转|满意|及时|有效|成效|好多了|变化")
+
+
+def majority_baseline(y_train, n: int) -> np.ndarray:
+    values, counts = np.unique(y_train, return_counts=True)
+    return np.array([values[counts.argmax()]] * n, dtype=object)
+
+
+def seed_baseline(model: Model, tokens: list[str], taxonomy: Taxonomy) -> np.ndarray:
+    """Topic with the most seed-term hits; none → other (or the first topic without an other)."""
+    fallback = taxonomy.other or taxonomy.topic_ids[0]
+    out = []
+    for toks in tokens:
+        hits = [tid for tid, _ in model.features.seed_hits(toks.split())]
+        out.append(max(set(hits), key=lambda t: (hits.count(t), -taxonomy.topic_ids.index(t))) if hits else fallback)
+    return np.array(out, dtype=object)
+
+
+def cue_baseline(texts: list[str]) -> np.ndarray:
+    """Kind by cue words alone: suggestion, then problem, then achievement, else other."""
+    out = []
+    for t in texts:
+        out.append("suggestion" if SUGGESTION_CUES.search(t) else "problem" if PROBLEM_CUES.search(t)
+                   else "achievement" if ACHIEVEMENT_CUES.search(t) else "other")
+    return np.array(out, dtype=object)
+
+
+def char_svm_baseline(train_texts, y_train, test_texts, seed: int):
+    """Plain character TF-IDF + linear SVM: the bar any taxonomy's model must at least match."""
+    pipe = make_pipeline(TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True),
+                         LinearSVC(C=0.5, random_state=seed))
+    return pipe.fit(train_texts, y_train).predict(test_texts)
+
+
+def char_svm_cv(texts: np.ndarray, y: np.ndarray, folds: int, seed: int) -> float:
+    from sklearn.metrics import f1_score
+    scores = []
+    for tr, te in StratifiedKFold(folds, shuffle=True, random_state=seed).split(texts, y):
+        scores.append(f1_score(y[te], char_svm_baseline(texts[tr], y[tr], texts[te], seed), average="macro"))
+    return float(np.mean(scores))
+
+
+def _head_eval(head: str, model: Model, taxonomy: Taxonomy, train: pd.DataFrame, test: pd.DataFrame,
+               train_feats, test_feats, test_tokens, cfg: dict) -> dict:
+    ccfg, seed = cfg["classifier"], cfg["seed"]
+    labels = taxonomy.labels if head == "topic" else list(taxonomy.kinds)
+    tr = (train[head] != "").to_numpy()
+    te = (test[head] != "").to_numpy()
+    y_train, y_test = train.loc[tr, head].to_numpy(), test.loc[te, head].to_numpy()
+    out: dict = {"labels": labels}
+    # Held-out test split with the saved model.
+    pipe = model.heads[head]
+    proba = models.predict_proba(pipe, test_feats[te].reset_index(drop=True))
+    classes = [str(c) for c in pipe.classes_]
+    if head == "topic":
+        pred, conf, _ = decide_topics(proba, classes, taxonomy, ccfg)
+    else:
+        pred, conf = np.array(classes)[proba.argmax(1)], proba.max(1)
+    out["test"] = classification_report(y_test, pred, labels, np.asarray(conf))
+    # Baselines measured in the same run on the same rows.
+    test_texts = test.loc[te, "text"].to_numpy()
+    out["baselines_test"] = {
+        "majority": classification_report(y_test, majority_baseline(y_train, len(y_test)), labels)["macro_f1"],
+        "char_tfidf_svm": classification_report(
+            y_test, char_svm_baseline(train.loc[tr, "text"].to_numpy(), y_train, test_texts, seed), labels)["macro_f1"],
+    }
+    if head == "topic":
+        out["baselines_test"]["seed_terms"] = classification_report(
+            y_test, seed_baseline(model, list(np.asarray(test_tokens)[te]), taxonomy), labels)["macro_f1"]
+    else:
+        out["baselines_test"]["cue_words"] = classification_report(y_test, cue_baseline(list(test_texts)),
+                                                                   labels)["macro_f1"]
+    # 5-fold CV on the training split: every family compared; the chosen family's out-of-fold report.
+    result = models.select_and_fit(train_feats[tr].reset_index(drop=True), y_train, ccfg, seed)
+    cv_pred = np.array(result.labels)[result.oof_proba.argmax(1)]
+    out["cv"] = {"folds": ccfg["cv_folds"], "macro_f1_by_family": result.comparison, "chosen": result.family,
+                 "chosen_report": classification_report(y_train, cv_pred, labels, result.oof_proba.max(1)),
+                 "baselines": {"majority": classification_report(
+                     y_train, majority_baseline(y_train, len(y_train)), labels)["macro_f1"],
+                     "char_tfidf_svm": round(char_svm_cv(train.loc[tr, "text"].to_numpy(), y_train,
+                                                         ccfg["cv_folds"], seed), 4)}}
+    return out
+
+
+def _sentiment_eval(model: Model, test: pd.DataFrame, test_feats, social: pd.DataFrame | None,
+                    builder, cfg: dict) -> dict:
+    scfg = cfg["sentiment"]
+    rows = (test["sentiment"] != "").to_numpy()
+    texts = test.loc[rows, "text"].tolist()
+    feats = test_feats[rows].reset_index(drop=True)
+    out: dict = {}
+    for backend in sentiment.BACKENDS:
+        if backend == "domain" and not model.has("sentiment"):
+            continue
+        started = time.perf_counter()
+        if backend == "domain":
+            # Whole cost per sentence: tokenising and features included.
+            tokens = [" ".join(t) for t in builder.tokenize(texts)]
+            scores = sentiment.domain_scores(model.heads["sentiment"], builder.frame(texts, tokens))
+        else:
+            scores = sentiment.snownlp_scores(texts)
+        elapsed = time.perf_counter() - started
+        report = binary_sentiment_report(test.loc[rows, "sentiment"].tolist(), scores,
+                                         scfg["pos_threshold"], scfg["neg_threshold"])
+        report["sentences_per_second"] = round(len(texts) / max(elapsed, 1e-9), 1)
+        kinds = test.loc[rows, "kind"].to_numpy()
+        report["kind_agreement"] = {
+            "problem_scored_positive": _share(scores[kinds == "problem"] >= scfg["pos_threshold"]),
+            "achievement_scored_negative": _share(scores[kinds == "achievement"] <= scfg["neg_threshold"]),
+        }
+        if social is not None:
+            s_texts = social["text"].tolist()
+            if backend == "domain":
+                toks = [" ".join(t) for t in builder.tokenize(s_texts)]
+                s_scores = sentiment.domain_scores(model.heads["sentiment"], builder.frame(s_texts, toks))
+            else:
+                s_scores = sentiment.snownlp_scores(s_texts)
+            report["social_posts"] = binary_sentiment_report(social["sentiment"].tolist(), s_scores,
+                                                             scfg["pos_threshold"], scfg["neg_threshold"])
+        out[backend] = report
+    return out
+
+
+def _share(mask: np.ndarray):
+    return round(float(mask.mean()), 4) if len(mask) else None
+
+
+def run(model: Model, taxonomy: Taxonomy, labelled: Path, cfg: dict, social_path: Path | None = None,
+        progress=None) -> dict:
+    """Every head evaluated on the held-out split and in CV, beside baselines."""
+    say = progress or (lambda m: None)
+    corpus = load_corpus(labelled, taxonomy)
+    train, test = training_rows(corpus), test_rows(corpus)
+    builder = model.features
+    say("segmenting")
+    train_tokens = [" ".join(t) for t in builder.tokenize(train["text"].tolist())]
+    test_tokens = [" ".join(t) for t in builder.tokenize(test["text"].tolist())]
+    train_feats = builder.frame(train["text"].tolist(), train_tokens)
+    test_feats = builder.frame(test["text"].tolist(), test_tokens)
+    metrics: dict = {"model": model.version, "taxonomy": taxonomy.name,
+                     "n_train": int(len(train)), "n_test": int(len(test))}
+    for head in ("topic", "kind"):
+        if model.has(head) and (test[head] != "").any():
+            say(f"evaluating {head} (held-out, baselines, {cfg['classifier']['cv_folds']}-fold CV)")
+            metrics[head] = _head_eval(head, model, taxonomy, train, test, train_feats, test_feats,
+                                       test_tokens, cfg)
+    if "sentiment" in test and (test["sentiment"] != "").any():
+        say("evaluating sentiment backends")
+        social = None
+        if social_path is not None and Path(social_path).exists():
+            social = pd.read_csv(social_path, dtype=str, keep_default_na=False)
+        metrics["sentiment"] = _sentiment_eval(model, test, test_feats, social, builder, cfg)
+    return metrics
+
+
+def write(metrics: dict, model_dir: Path) -> Path:
+    return write_json(Path(model_dir) / models.METRICS_FILE, metrics)
+
+
+def render(metrics: dict) -> str:
+    """A short plain-text summary of metrics.json."""
+    lines = [f"model {metrics['model']} — {metrics['n_train']} train / {metrics['n_test']} test comments"]
+    for head in ("topic", "kind"):
+        if head not in metrics:
+            continue
+        m = metrics[head]
+        t = m["test"]
+        lines.append(f"\n[{head}] held-out macro-F1 {t['macro_f1']:.3f}, accuracy {t['accuracy']:.3f}, "
+                     f"calibration error {t.get('calibration_error', float('nan')):.3f}")
+        lines.append("  baselines (held-out macro-F1): " + ", ".join(f"{k} {v:.3f}" for k, v in m["baselines_test"].items()))
+        lines.append(f"  {m['cv']['folds']}-fold CV macro-F1 by family: " +
+                     ", ".join(f"{k} {v:.3f}" for k, v in m["cv"]["macro_f1_by_family"].items()) +
+                     f" → {m['cv']['chosen']}; char_tfidf_svm {m['cv']['baselines']['char_tfidf_svm']:.3f}")
+        for lab, pc in t["per_class"].items():
+            lines.append(f"  {lab:<24} P {pc['precision']:.3f}  R {pc['recall']:.3f}  F1 {pc['f1']:.3f}  n {pc['support']}")
+    for backend, s in metrics.get("sentiment", {}).items():
+        line = (f"\n[sentiment:{backend}] pos-vs-neg balanced accuracy {s.get('balanced_accuracy', float('nan')):.3f}, "
+                f"AUC {s.get('auc', float('nan')):.3f}, 3-class macro-F1 {s.get('macro_f1_3class', float('nan')):.3f}, "
+                f"calibration error {s.get('calibration_error', float('nan')):.3f}, {s['sentences_per_second']:.0f} sentences/s")
+        lines.append(line)
+        ka = s["kind_agreement"]
+        lines.append(f"  problem comments scored positive {ka['problem_scored_positive']}, "
+                     f"achievements scored negative {ka['achievement_scored_negative']}")
+        if "social_posts" in s:
+            sp = s["social_posts"]
+            lines.append(f"  social posts: balanced accuracy {sp.get('balanced_accuracy', float('nan')):.3f}, "
+                         f"AUC {sp.get('auc', float('nan')):.3f}")
+    return "\n".join(lines)

@@ -1,0 +1,60 @@
+"""A CSV with a `text` column → the same rows, in order, with topic, kind, sentiment and evidence columns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline import classify, sentiment
+from pipeline.errors import DiaoyanError
+from pipeline.io import write_text
+from pipeline.schema import PREDICTION_COLUMNS
+
+
+def read_input(path: Path) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise DiaoyanError("input CSV not found", path=str(path)) from None
+    except UnicodeDecodeError as err:
+        raise DiaoyanError(f"input CSV is not UTF-8 (byte {err.start})", path=str(path),
+                           hint="re-save it as UTF-8 (Excel: 'CSV UTF-8')") from None
+    except pd.errors.ParserError as err:
+        raise DiaoyanError(f"malformed CSV: {err}", path=str(path)) from None
+    if "text" not in frame.columns:
+        raise DiaoyanError(f"input CSV has no 'text' column (columns: {list(frame.columns)})",
+                           path=str(path), hint="name the comment column 'text'")
+    return frame
+
+
+def run(frame: pd.DataFrame, model: classify.Model, cfg: dict) -> tuple[pd.DataFrame, list[str]]:
+    """Rows with `text` → rows with prediction columns (input columns first, untouched)."""
+    texts = frame["text"].fillna("").astype(str).tolist()
+    tokens = [" ".join(t) for t in model.features.tokenize(texts)]
+    pred = classify.predict(model, texts, tokens, cfg["classifier"])
+    notices = [f"the model has no {h} head (no {h} labels in its training data): {h} columns are empty"
+               for h in ("topic", "kind", "sentiment") if not model.has(h)]
+    backend = cfg["sentiment"]["backend"]
+    if backend == "snownlp" or model.has("sentiment"):
+        scores = np.clip(sentiment.score(texts, tokens, model, backend), 0, 1)
+        pred["sentiment"] = np.round(scores, 4)
+        pred["sentiment_label"] = sentiment.label(scores, cfg["sentiment"])
+    else:
+        pred["sentiment"], pred["sentiment_label"] = np.nan, ""
+    out = frame.copy()
+    for col in PREDICTION_COLUMNS:
+        # An input column with a prediction's name is kept as input_<name>.
+        if col in out.columns:
+            out = out.rename(columns={col: f"input_{col}"})
+        out[col] = pred[col].to_numpy()
+    return out, notices
+
+
+def run_file(src: Path, dst: Path, model: classify.Model, cfg: dict) -> tuple[int, list[str]]:
+    frame = read_input(src)
+    out, notices = run(frame, model, cfg)
+    # Plain UTF-8 and values untouched: this output feeds other tools, not Excel.
+    write_text(dst, out.to_csv(index=False, lineterminator="\n"))
+    return len(out), notices
