@@ -1,0 +1,303 @@
+"""Classified comments → representative quotes per topic × kind (central, diverse, spread out) and a `representative` flag."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from pipeline.segment import SENTENCE_BOUNDARY, normalise_text
+
+QUOTE_COLUMNS = [
+    "topic", "topic_name", "kind", "rank", "comment_id", "doc_id", "source", "turn",
+    "sentence_index", "start", "end", "text", "attribution", "region", "org_type", "form",
+    "speaker", "topic_confidence", "sentiment",
+]
+
+# Metadata values that say nothing about the respondent: never shown, never "covered".
+UNKNOWN_VALUES = {"", "未注明", "未知", "不详", "混合", "其他", "nan", "None"}
+ENTERPRISE_ORGS = ("企业", "公司", "商户", "个体")
+ENTERPRISE_TITLES = ("董事长", "总经理", "经理", "总裁", "总监", "厂长", "老板", "负责人", "总")
+CADRE_TITLES = ("书记", "主任", "科长", "局长", "处长", "县长", "区长", "镇长", "乡长", "市长",
+                "部长", "主席", "站长", "所长", "股长", "队长", "委员", "干部", "领导")
+SURVEY_FORMS = ("问卷", "调查", "survey")
+TOKEN_PATTERN = r"(?u)\S*\w\S*"        # space-joined tokens that contain a word character
+
+
+# ---------------------------------------------------------------- attribution
+
+def _known(value) -> str:
+    value = "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value).strip()
+    return "" if value in UNKNOWN_VALUES else value
+
+
+def is_survey(row: dict) -> bool:
+    form = _known(row.get("form"))
+    return bool(_known(row.get("respondent_id"))) or any(f in form for f in SURVEY_FORMS)
+
+
+def role_noun(org_type: str, title_text: str) -> str:
+    """干部 / 企业负责人 / 代表 … from the organisation type and title keywords (never a name)."""
+    enterprise = any(k in org_type for k in ENTERPRISE_ORGS)
+    exec_title = any(k in title_text for k in ENTERPRISE_TITLES)
+    cadre_title = any(k in title_text for k in CADRE_TITLES)
+    if enterprise:
+        return "负责人" if exec_title or cadre_title else "代表"
+    if exec_title and not cadre_title:
+        return "企业负责人"
+    if org_type and "事业" in org_type and not cadre_title:
+        return "工作人员"
+    return "干部"
+
+
+def attribution(row: dict, title_text: str = "") -> str:
+    """A reader-facing source label by role: "临川区乡镇（街道）干部（座谈）", "问卷受访者（党政机关，东湖区）".
+
+    `title_text` is the speaker's title (and label) used only for keywords; no name is ever copied.
+    """
+    region, org, form = _known(row.get("region")), _known(row.get("org_type")), _known(row.get("form"))
+    if is_survey(row):
+        details = "，".join(v for v in (org, region) if v)
+        return f"问卷受访者（{details}）" if details else "问卷受访者"
+    noun = role_noun(org, title_text)
+    if noun == "企业负责人" and not org:
+        label = f"{region}企业负责人"
+    elif not org:
+        label = f"{region}受访{noun}" if noun == "干部" else f"{region}{noun}"
+        label = label if region or noun != "干部" else "受访干部"
+    else:
+        label = f"{region}{org}{noun}"
+    return f"{label}（{form}）" if form else label
+
+
+# ---------------------------------------------------------------- text helpers
+
+def char_ngrams(text: str, n: int = 3) -> frozenset[str]:
+    core = re.sub(r"[\W_]+", "", text)
+    if len(core) < n:
+        return frozenset([core]) if core else frozenset()
+    return frozenset(core[i:i + n] for i in range(len(core) - n + 1))
+
+
+def jaccard(a: frozenset, b: frozenset) -> float:
+    if not a or not b:
+        return 0.0
+    return len(a & b) / len(a | b)
+
+
+def _boundaries(text: str) -> list[int]:
+    """Offsets just after each sentence end in text (the end of text excluded)."""
+    return [m.end() for m in SENTENCE_BOUNDARY.finditer(text) if m.end() < len(text)]
+
+
+TRAILING_SOFT = "，,、：:"
+
+
+def _raw_end(text: str, start: int, end: int, document: str | None, n_chars: int) -> int | None:
+    """End offset whose normalised document span is text[:n_chars], or None when unknown."""
+    target = text[:n_chars]
+    if len(text) == end - start:       # no whitespace was collapsed: offsets map one to one
+        return start + n_chars
+    if document is None:
+        return None
+    raw = document[start:end]
+    for b in range(len(raw), 0, -1):
+        if normalise_text(raw[:b]) == target:
+            return start + len(raw[:b].rstrip())
+    return None
+
+
+def fit_span(row: dict, min_chars: int, max_chars: int, document: str | None = None):
+    """(text, start, end) of the quotable part of a comment, or None.
+
+    A comment within min..max chars is used whole. A longer one is cut after the last sentence end
+    that keeps it within max_chars (never mid-sentence); its end offset is recomputed so that the
+    quote is still exactly the normalised text of document[start:end].
+    """
+    text, start, end = row["text"], int(row["start"]), int(row["end"])
+    keep = len(text)
+    if keep > max_chars:
+        cuts = [b for b in _boundaries(text) if min_chars <= len(text[:b].rstrip()) <= max_chars]
+        if not cuts:
+            return None
+        keep = len(text[:cuts[-1]].rstrip())
+    while keep and text[keep - 1] in TRAILING_SOFT:       # "…都管，" reads better as "…都管"
+        keep = len(text[:keep - 1].rstrip())
+    if keep < min_chars:
+        return None
+    if keep == len(text):
+        return text, start, end
+    new_end = _raw_end(text, start, end, document, keep)
+    return (text[:keep], start, new_end) if new_end is not None else None
+
+
+# ---------------------------------------------------------------- selection
+
+def respondent_key(row: dict) -> str:
+    """One person: the survey respondent id, else doc + speaker label (unlabelled turns of a
+    document count as one person, which never over-counts diversity)."""
+    rid = _known(row.get("respondent_id"))
+    if rid:
+        return f"{row['doc_id']}#{rid}"
+    return f"{row['doc_id']}:{row.get('speaker') or ''}"
+
+
+def _speaker_titles(frame: pd.DataFrame) -> dict[tuple[str, str], str]:
+    """A speaker's title is written on their first turn only; carry it to every turn."""
+    titles: dict[tuple[str, str], str] = {}
+    for doc, speaker, title in zip(frame["doc_id"], frame["speaker"].fillna(""),
+                                   frame["speaker_title"].fillna("")):
+        if title and (doc, speaker) not in titles:
+            titles[(doc, speaker)] = title
+    return titles
+
+
+def _cosine_rows(X) -> np.ndarray:
+    """Dense pairwise cosine similarity of L2-normalised TF-IDF rows."""
+    return np.asarray((X @ X.T).todense()) if X.shape[0] else np.zeros((0, 0))
+
+
+def _select_group(cands: pd.DataFrame, sims_center: np.ndarray, sims: np.ndarray, n: int,
+                  lam: float, dup_threshold: float, used_people: set, topic_grams: list,
+                  ) -> list[int]:
+    """Greedy maximal marginal relevance with coverage tiers; returns positions into cands."""
+    chosen: list[int] = []
+    regions, orgs = set(), set()
+    grams = [char_ngrams(t) for t in cands["text"]]
+    people = [respondent_key(r) for r in cands.to_dict("records")]
+    ids = list(cands["comment_id"])
+    available = set(range(len(cands)))
+    while len(chosen) < n and available:
+        best, best_key = None, None
+        for i in sorted(available, key=lambda k: ids[k]):
+            if people[i] in used_people:
+                continue
+            if any(jaccard(grams[i], g) >= dup_threshold for g in topic_grams):
+                continue
+            region, org = _known(cands.iloc[i]["region"]), _known(cands.iloc[i]["org_type"])
+            novelty = int(bool(region) and region not in regions) + int(bool(org) and org not in orgs)
+            redundancy = max((sims[i, j] for j in chosen), default=0.0)
+            score = lam * sims_center[i] - (1 - lam) * redundancy
+            key = (novelty, round(float(score), 9))
+            if best_key is None or key > best_key:
+                best, best_key = i, key
+        if best is None:
+            break
+        available.discard(best)
+        chosen.append(best)
+        used_people.add(people[best])
+        topic_grams.append(grams[best])
+        regions.add(_known(cands.iloc[best]["region"]))
+        orgs.add(_known(cands.iloc[best]["org_type"]))
+        # Candidates of a person just used can never be picked in this topic again.
+        available = {i for i in available if people[i] != people[best]}
+    return chosen
+
+
+def select(comments: pd.DataFrame, taxonomy, cfg: dict,
+           documents: dict[str, str] | None = None) -> pd.DataFrame:
+    """The quotes frame (QUOTE_COLUMNS), one row per selected quote, in taxonomy × kind × rank order."""
+    qcfg = cfg["quotes"]
+    per_group = int(qcfg["per_group"])
+    min_chars, max_chars = int(qcfg["min_chars"]), int(qcfg["max_chars"])
+    min_conf = float(qcfg["min_confidence"])
+    min_kind_conf = float(qcfg.get("min_kind_confidence", 0.5))
+    agree = bool(qcfg.get("sentiment_agreement", True))
+    pos_threshold = float(cfg.get("sentiment", {}).get("pos_threshold", 0.6))
+    lam = float(qcfg["mmr_lambda"])
+    dup = float(qcfg["near_duplicate_jaccard"])
+    topics = list(taxonomy.topic_ids)
+    if qcfg.get("include_other_topic", False) and taxonomy.other:
+        topics.append(taxonomy.other)
+
+    pool = comments[(comments["role"] == "respondent") & comments["classified"].astype(bool)
+                    & comments["text"].fillna("").str.strip().astype(bool)]
+    pool = pool.sort_values("comment_id", kind="stable").reset_index(drop=True)
+    rows: list[dict] = []
+    if pool.empty or per_group <= 0:
+        return pd.DataFrame(rows, columns=QUOTE_COLUMNS)
+
+    vectoriser = TfidfVectorizer(token_pattern=TOKEN_PATTERN, lowercase=False, sublinear_tf=True,
+                                 norm="l2")
+    try:
+        X = vectoriser.fit_transform(pool["tokens"].fillna("").astype(str))
+    except ValueError:                  # empty vocabulary: every comment is punctuation
+        X = None
+    titles = _speaker_titles(comments)
+    kind_conf = (pool["kind_confidence"].astype(float) if "kind_confidence" in pool
+                 else pd.Series(1.0, index=pool.index))
+    # A quote shown as an achievement should sound positive and a problem should not.
+    score = pd.to_numeric(pool["sentiment"], errors="coerce") if "sentiment" in pool \
+        else pd.Series(np.nan, index=pool.index)
+    agrees = pd.Series(True, index=pool.index)
+    if agree:
+        agrees = ~(((pool["kind"] == "achievement") & (score < pos_threshold))
+                   | ((pool["kind"] == "problem") & (score >= pos_threshold)))
+
+    for topic in topics:
+        used_people: set[str] = set()
+        topic_grams: list[frozenset] = []
+        for kind in taxonomy.kinds:
+            group = pool[(pool["topic"] == topic) & (pool["kind"] == kind)
+                         & (pool["topic_confidence"].astype(float) >= min_conf)
+                         & (kind_conf >= min_kind_conf) & agrees]
+            if group.empty:
+                continue
+            fitted = []
+            for idx, row in zip(group.index, group.to_dict("records")):
+                doc = documents.get(row["doc_id"]) if documents else None
+                span = fit_span(row, min_chars, max_chars, doc)
+                if span:
+                    fitted.append((idx, span))
+            if not fitted:
+                continue
+            if X is not None:
+                G = X[list(group.index)]
+                centroid = np.asarray(G.mean(axis=0)).ravel()
+                norm = np.linalg.norm(centroid)
+                centroid = centroid / norm if norm else centroid
+                C = X[[i for i, _ in fitted]]
+                sims_center = np.asarray(C @ centroid).ravel()
+                sims = _cosine_rows(C)
+            else:
+                sims_center = np.zeros(len(fitted))
+                sims = np.zeros((len(fitted), len(fitted)))
+            cands = pool.loc[[i for i, _ in fitted]].copy()
+            cands["text"] = [s[0] for _, s in fitted]
+            cands["start"] = [s[1] for _, s in fitted]
+            cands["end"] = [s[2] for _, s in fitted]
+            cands = cands.reset_index(drop=True)
+            picked = _select_group(cands, sims_center, sims, per_group, lam, dup, used_people,
+                                   topic_grams)
+            for rank, i in enumerate(picked, start=1):
+                r = cands.iloc[i].to_dict()
+                title = titles.get((r["doc_id"], r.get("speaker") or ""), "")
+                rows.append({
+                    "topic": topic, "topic_name": taxonomy.name_of(topic), "kind": kind,
+                    "rank": rank, "comment_id": r["comment_id"], "doc_id": r["doc_id"],
+                    "source": r["source"], "turn": int(r["turn"]),
+                    "sentence_index": int(r["sentence_index"]), "start": int(r["start"]),
+                    "end": int(r["end"]), "text": r["text"],
+                    "attribution": attribution(r, f"{title} {r.get('speaker') or ''}"),
+                    "region": r.get("region", ""), "org_type": r.get("org_type", ""),
+                    "form": r.get("form", ""), "speaker": r.get("speaker", ""),
+                    "topic_confidence": round(float(r["topic_confidence"]), 4),
+                    "sentiment": round(float(r["sentiment"]), 4) if pd.notna(r.get("sentiment"))
+                    else np.nan,
+                })
+    return pd.DataFrame(rows, columns=QUOTE_COLUMNS)
+
+
+def run(comments: pd.DataFrame, taxonomy, cfg: dict,
+        documents: dict[str, str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(comments with a boolean `representative` column, quotes frame).
+
+    Pass `documents` ({doc_id: normalised text}) to let long comments be cut at a sentence
+    boundary even when their whitespace was collapsed; without it such comments are skipped.
+    """
+    quotes = select(comments, taxonomy, cfg, documents)
+    out = comments.copy()
+    out["representative"] = out["comment_id"].isin(set(quotes["comment_id"]))
+    return out, quotes
