@@ -226,8 +226,11 @@ class Redactor:
         return ""
 
     def _starts_clean(self, text: str, spans: list[tuple[int, int, str]], start: int, end: int) -> bool:
-        """A known name counts unless a dictionary word runs across its first character
-        (感谢宇航 does not contain 谢宇; 如何静下心 does not contain 何静)."""
+        """A known two-character name counts unless a dictionary word runs across its first
+        character (感谢宇航 does not contain 谢宇; 如何静下心 does not contain 何静). Longer names
+        always count: 一下周建华 contains 周建华 although jieba reads 下周."""
+        if end - start >= 3:
+            return True
         freq = self.segmenter.tokenizer.FREQ if self.segmenter is not None else {}
         return not any(s < start < e and (freq.get(tok) or 0) for s, e, tok in spans)
 
