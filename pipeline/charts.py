@@ -101,6 +101,11 @@ def inline_svg(svg: str) -> str:
     return svg.strip()
 
 
+def _display_width(text: str) -> int:
+    """Roughly how many Latin characters wide text is (a Chinese character counts two)."""
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+
+
 def _label_colour(fill: str) -> str:
     """White on dark fills, near-black on light ones."""
     r, g, b = (int(fill.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4))
@@ -138,8 +143,10 @@ def stacked_counts(table: pd.DataFrame, colours: list[str], fmt: str, font: str 
             ax.set_xlim(0, 100)
         ax.grid(axis="x", color="#e6e6e6", linewidth=0.6)
         ax.set_axisbelow(True)
+        width = sum(_display_width(str(c)) + 6 for c in data.columns)
+        ncol = len(data.columns) if width <= 96 else -(-len(data.columns) // 2)
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18 if len(data) > 3 else -0.3),
-                  ncol=min(len(data.columns), 6), frameon=False, fontsize=9)
+                  ncol=ncol, frameon=False, fontsize=9)
         fig.tight_layout()
         return fig
 

@@ -92,7 +92,8 @@ def _boundaries(text: str) -> list[int]:
     return [m.end() for m in SENTENCE_BOUNDARY.finditer(text) if m.end() < len(text)]
 
 
-TRAILING_SOFT = "，,、：:"
+TRAILING_SOFT = "，,、：:；;"
+LEAD_PUNCT = "，,、：:．. "
 
 
 def _raw_end(text: str, start: int, end: int, document: str | None, n_chars: int) -> int | None:
@@ -109,14 +110,45 @@ def _raw_end(text: str, start: int, end: int, document: str | None, n_chars: int
     return None
 
 
-def fit_span(row: dict, min_chars: int, max_chars: int, document: str | None = None):
+def _raw_start(text: str, start: int, end: int, document: str | None, n_chars: int) -> int | None:
+    """Start offset whose normalised document span is text[n_chars:], or None when unknown."""
+    if len(text) == end - start:
+        return start + n_chars
+    if document is None:
+        return None
+    raw = document[start:end]
+    for b in range(len(raw)):
+        if normalise_text(raw[b:]) == text[n_chars:]:
+            return start + b + (len(raw[b:]) - len(raw[b:].lstrip()))
+    return None
+
+
+def _lead_length(text: str, markers: tuple[str, ...]) -> int:
+    """Length of an enumeration marker opening the text ("一是", "第二，") plus its punctuation."""
+    for marker in markers:
+        if marker and text.startswith(marker):
+            n = len(marker)
+            while n < len(text) and text[n] in LEAD_PUNCT:
+                n += 1
+            return n
+    return 0
+
+
+def fit_span(row: dict, min_chars: int, max_chars: int, document: str | None = None,
+             markers: tuple[str, ...] = ()):
     """(text, start, end) of the quotable part of a comment, or None.
 
     A comment within min..max chars is used whole. A longer one is cut after the last sentence end
-    that keeps it within max_chars (never mid-sentence); its end offset is recomputed so that the
+    that keeps it within max_chars (never mid-sentence). A leading enumeration marker ("一是",
+    "第二，") and trailing comma or semicolon are dropped. Offsets move with every cut so that the
     quote is still exactly the normalised text of document[start:end].
     """
     text, start, end = row["text"], int(row["start"]), int(row["end"])
+    lead = _lead_length(text, markers)
+    if lead:
+        new_start = _raw_start(text, start, end, document, lead)
+        if new_start is not None and lead < len(text):
+            text, start = text[lead:], new_start
     keep = len(text)
     if keep > max_chars:
         cuts = [b for b in _boundaries(text) if min_chars <= len(text[:b].rstrip()) <= max_chars]
@@ -208,6 +240,7 @@ def select(comments: pd.DataFrame, taxonomy, cfg: dict,
     pos_threshold = float(cfg.get("sentiment", {}).get("pos_threshold", 0.6))
     lam = float(qcfg["mmr_lambda"])
     dup = float(qcfg["near_duplicate_jaccard"])
+    markers = tuple(sorted(cfg.get("segment", {}).get("enumeration_markers", []), key=len, reverse=True))
     topics = list(taxonomy.topic_ids)
     if qcfg.get("include_other_topic", False) and taxonomy.other:
         topics.append(taxonomy.other)
@@ -248,7 +281,7 @@ def select(comments: pd.DataFrame, taxonomy, cfg: dict,
             fitted = []
             for idx, row in zip(group.index, group.to_dict("records")):
                 doc = documents.get(row["doc_id"]) if documents else None
-                span = fit_span(row, min_chars, max_chars, doc)
+                span = fit_span(row, min_chars, max_chars, doc, markers)
                 if span:
                     fitted.append((idx, span))
             if not fitted:

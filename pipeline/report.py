@@ -241,7 +241,7 @@ def build_blocks(comments: pd.DataFrame, quotes: pd.DataFrame, summary: Summary,
     n_problem = int(tk["problem"].sum()) if "problem" in tk else 0
     n_achieve = int(tk["achievement"].sum()) if "achievement" in tk else 0
     n_suggest = int(tk["suggestion"].sum()) if "suggestion" in tk else 0
-    people = f"访谈、座谈对象{s.n_people}人" + (f"、问卷受访者{s.n_survey}人" if s.n_survey else "")
+    people = f"访谈、座谈对象约{s.n_people}人" + (f"、问卷受访者{s.n_survey}人" if s.n_survey else "")
     method = (f"本次调研共整理座谈、访谈记录和问卷等材料{s.n_docs}份（{_series_text(s.docs_by_form, '份')}），"
               f"涉及{people}。经逐句整理，共得到受访者意见{s.n_comments}条，"
               f"其中反映问题的{n_problem}条（{pct(n_problem, s.n_comments)}）、肯定成效的{n_achieve}条"
@@ -443,7 +443,7 @@ def render_figures(summary: Summary, taxonomy, cfg: dict):
 
 def _docx_fonts(document) -> None:
     from docx.oxml.ns import qn
-    from docx.shared import Pt
+    from docx.shared import Pt, RGBColor
 
     for style_name, east, size in (("Normal", "宋体", 11), ("Title", "黑体", 20), ("Heading 1", "黑体", 15),
                                    ("Heading 2", "楷体", 13), ("Heading 3", "楷体", 12)):
@@ -452,6 +452,9 @@ def _docx_fonts(document) -> None:
         except KeyError:
             continue
         style.font.size = Pt(size)
+        if style_name != "Normal":
+            style.font.color.rgb = RGBColor(0x1F, 0x1F, 0x1F) if style_name != "Heading 1" \
+                else RGBColor(0x1F, 0x4E, 0x79)
         rpr = style.element.get_or_add_rPr()
         fonts = rpr.find(qn("w:rFonts"))
         if fonts is None:

@@ -276,3 +276,13 @@ def test_quotes_are_substrings_of_ingested_documents(bundled, bundled_comments, 
         span = documents[row.doc_id][row.start:row.end]
         assert normalise_text(span) == row.text
         assert row.text in normalise_text(documents[row.doc_id]) or row.text == span
+
+
+def test_enumeration_marker_and_trailing_semicolon_dropped():
+    raw = "一是  建立企业服务直通车，企业有问题能直接找到人；"
+    frame, docs = build([{"raw": raw, "text": raw, "kind": "suggestion", "sentiment": 0.5}])
+    cfg = {**make_cfg(), "segment": {"enumeration_markers": ["一是", "第一"]}}
+    _, q = quotes.run(frame, TAXONOMY, cfg, docs)
+    row = q.iloc[0]
+    assert row["text"] == "建立企业服务直通车，企业有问题能直接找到人"
+    assert docs["D01"][row["start"]:row["end"]] == row["text"]
