@@ -161,23 +161,26 @@ class Redactor:
             self._nick_re = re.compile(rf"[老小](?:{'|'.join(surnames)})") if surnames else False
         return self._nick_re or None
 
+    def _name_candidate(self, word: str) -> bool:
+        if word in self.people or not looks_like_name(word, self.allow) or self.title_match(word):
+            return False
+        # A word in the dictionary is a name only if the dictionary itself says so (rarely used).
+        known = self.segmenter.tokenizer.FREQ.get(word) or 0
+        return not known or (self.pos_tokenizer.word_tag_tab.get(word, "").startswith("nr") and known < 10)
+
     def learn(self, text: str) -> None:
-        """Register the personal names jieba tags `nr` in text (new ones get the next pseudonym)."""
+        """Register the personal names jieba tags `nr` in text (new ones get the next pseudonym).
+
+        The plain tokenizer finds candidate words first (cheap); only texts with a candidate are
+        tagged, and a candidate counts when the tagger calls it a person name.
+        """
         if not text or self.pos_tokenizer is None:
             return
-        freq = self.segmenter.tokenizer.FREQ
-        tags = self.pos_tokenizer.word_tag_tab
+        if not any(self._name_candidate(w) for w in self.segmenter.tokenizer.cut(text, HMM=True)):
+            return
         for pair in self.pos_tokenizer.lcut(text):
-            word, flag = pair.word, pair.flag
-            if not flag.startswith("nr") or word in self.people:
-                continue
-            if not looks_like_name(word, self.allow) or self.title_match(word):
-                continue
-            # A word in the dictionary is a name only if the dictionary itself says so (rarely used).
-            known = freq.get(word) or 0
-            if known and not (tags.get(word, "").startswith("nr") and known < 10):
-                continue
-            self.add_person(word, "mention")
+            if pair.flag.startswith("nr") and self._name_candidate(pair.word):
+                self.add_person(pair.word, "mention")
 
     # ---------------------------------------------------------------- redaction
 

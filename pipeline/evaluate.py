@@ -95,7 +95,8 @@ def _head_eval(head: str, model: Model, taxonomy: Taxonomy, train: pd.DataFrame,
         out["baselines_test"]["cue_words"] = classification_report(y_test, cue_baseline(list(test_texts)),
                                                                    labels)["macro_f1"]
     # 5-fold CV on the training split: every family compared; the chosen family's out-of-fold report.
-    result = models.select_and_fit(train_feats[tr].reset_index(drop=True), y_train, ccfg, seed)
+    result = models.select_and_fit(train_feats[tr].reset_index(drop=True), y_train, ccfg, seed,
+                                   blocks=ccfg["feature_blocks"][head], cross_validate=True)
     cv_pred = np.array(result.labels)[result.oof_proba.argmax(1)]
     out["cv"] = {"folds": ccfg["cv_folds"], "macro_f1_by_family": result.comparison, "chosen": result.family,
                  "chosen_report": classification_report(y_train, cv_pred, labels, result.oof_proba.max(1)),
@@ -120,7 +121,8 @@ def _sentiment_eval(model: Model, test: pd.DataFrame, test_feats, social: pd.Dat
         if backend == "domain":
             # Whole cost per sentence: tokenising and features included.
             tokens = [" ".join(t) for t in builder.tokenize(texts)]
-            scores = sentiment.domain_scores(model.heads["sentiment"], builder.frame(texts, tokens))
+            scores = sentiment.domain_scores(model.heads["sentiment"], builder, texts, tokens,
+                                             scfg["contrast_weight"])
         else:
             scores = sentiment.snownlp_scores(texts)
         elapsed = time.perf_counter() - started
@@ -136,7 +138,8 @@ def _sentiment_eval(model: Model, test: pd.DataFrame, test_feats, social: pd.Dat
             s_texts = social["text"].tolist()
             if backend == "domain":
                 toks = [" ".join(t) for t in builder.tokenize(s_texts)]
-                s_scores = sentiment.domain_scores(model.heads["sentiment"], builder.frame(s_texts, toks))
+                s_scores = sentiment.domain_scores(model.heads["sentiment"], builder, s_texts, toks,
+                                                   scfg["contrast_weight"])
             else:
                 s_scores = sentiment.snownlp_scores(s_texts)
             report["social_posts"] = binary_sentiment_report(social["sentiment"].tolist(), s_scores,

@@ -89,6 +89,14 @@ class FeatureBuilder:
             out.append("HAS_TURN")
         return out
 
+    def after_turn(self, tokens: list[str]) -> list[str] | None:
+        """Tokens after the last contrast turn (但是, 而是, 不过…) when a real clause follows it."""
+        turns = [i for i, t in enumerate(tokens) if t in self.lexicon.turns and i > 0]
+        if not turns:
+            return None
+        rest = tokens[turns[-1] + 1:]
+        return rest if len(self.segmenter.content_tokens(rest)) >= 2 else None
+
     def frame(self, texts: list[str], tokens: list[str] | list[list[str]]) -> pd.DataFrame:
         """Texts and their tokens (lists or space-joined strings) → the feature frame."""
         rows = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,8 +59,12 @@ TRUSTED_TYPES = [
 
 # ---------------------------------------------------------------- estimators
 
-def make_features(ccfg: dict) -> ColumnTransformer:
-    """Word n-grams, character n-grams, seed-term hits and sentiment marks, each TF-IDF or binary."""
+FEATURE_BLOCKS = ("words", "chars", "seeds", "marks")
+
+
+def make_features(ccfg: dict, blocks: list[str] | None = None) -> ColumnTransformer:
+    """Word n-grams, character n-grams, seed-term hits and sentiment marks (the blocks a head uses),
+    TF-IDF or binary, each scaled by its weight in classifier.block_weights."""
     word = TfidfVectorizer(token_pattern=r"[^ ]+", lowercase=False, sublinear_tf=True,
                            ngram_range=(1, ccfg["word_ngram_max"]), min_df=ccfg["min_df"],
                            max_features=ccfg["max_features"], dtype=np.float32)
@@ -67,12 +72,15 @@ def make_features(ccfg: dict) -> ColumnTransformer:
                            ngram_range=(ccfg["char_ngram_min"], ccfg["char_ngram_max"]),
                            min_df=ccfg["min_df"], max_features=ccfg["max_features"], dtype=np.float32)
     binary = dict(token_pattern=r"[^ ]+", lowercase=False, binary=True, dtype=np.float32)
-    return ColumnTransformer([
-        ("words", word, "words"),
-        ("chars", char, "chars"),
-        ("seeds", CountVectorizer(**binary), "seeds"),
-        ("marks", CountVectorizer(**binary), "marks"),
-    ], sparse_threshold=1.0)
+    every = {"words": word, "chars": char, "seeds": CountVectorizer(**binary),
+             "marks": CountVectorizer(**binary)}
+    blocks = list(blocks or FEATURE_BLOCKS)
+    unknown = set(blocks) - set(every)
+    if unknown:
+        raise DiaoyanError(f"unknown feature blocks {sorted(unknown)}", hint=f"choose from {FEATURE_BLOCKS}")
+    weights = ccfg.get("block_weights") or {}
+    return ColumnTransformer([(b, every[b], b) for b in blocks], sparse_threshold=1.0,
+                             transformer_weights={b: float(weights.get(b, 1.0)) for b in blocks})
 
 
 def make_classifier(family: str, ccfg: dict, seed: int):
@@ -114,10 +122,12 @@ def _fit(clf, X, y, weights):
 
 def select_and_fit(features: pd.DataFrame, y: np.ndarray, ccfg: dict, seed: int,
                    weights: np.ndarray | None = None, eval_mask: np.ndarray | None = None,
-                   families: list[str] | None = None) -> HeadResult:
+                   families: list[str] | None = None, blocks: list[str] | None = None,
+                   cross_validate: bool | None = None) -> HeadResult:
     """Compare families under stratified k-fold CV (macro-F1 on eval_mask rows), refit the best on all.
 
     Features are vectorised once per fold and shared by every family, which keeps selection cheap.
+    With a single family there is nothing to select, so CV runs only when asked (evaluation).
     """
     features = with_marks(features)
     families = families or ccfg["families"]
@@ -126,14 +136,16 @@ def select_and_fit(features: pd.DataFrame, y: np.ndarray, ccfg: dict, seed: int,
         eval_mask = np.ones(len(y), dtype=bool)
     folds = min(ccfg["cv_folds"], int(pd.Series(y[eval_mask]).value_counts().min()))
     comparison, oof = {}, {}
-    if folds >= 2:
+    if cross_validate is None:
+        cross_validate = len(families) > 1
+    if folds >= 2 and cross_validate:
         scores = {f: [] for f in families}
         oof = {f: np.zeros((len(y), len(labels))) for f in families}
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
         strata = np.where(eval_mask, y, "__aux__")
         for train_idx, test_idx in splitter.split(features, strata):
             test_idx = test_idx[eval_mask[test_idx]]
-            vec = make_features(ccfg).fit(features.iloc[train_idx])
+            vec = make_features(ccfg, blocks).fit(features.iloc[train_idx])
             X_train, X_test = vec.transform(features.iloc[train_idx]), vec.transform(features.iloc[test_idx])
             w = None if weights is None else weights[train_idx]
             for family in families:
@@ -146,7 +158,7 @@ def select_and_fit(features: pd.DataFrame, y: np.ndarray, ccfg: dict, seed: int,
         best = max(families, key=lambda f: (comparison[f], -families.index(f)))
     else:
         best = families[0]
-    pipe = Pipeline([("features", make_features(ccfg)), ("clf", make_classifier(best, ccfg, seed))])
+    pipe = Pipeline([("features", make_features(ccfg, blocks)), ("clf", make_classifier(best, ccfg, seed))])
     if weights is None:
         pipe.fit(features, y)
     else:
@@ -216,7 +228,9 @@ def top_features(X: sparse.csr_matrix, rows_class: np.ndarray, weights: np.ndarr
             if contrib[j] <= 0 or len(picked) == k:
                 break
             name = names[idx[j]]
-            if name in skip or name.startswith("SEED_") or len(name.strip()) < 2:
+            # Shown to analysts as the reason: skip markers and n-grams that are mostly punctuation.
+            if name in skip or name.startswith("SEED_") or not re.fullmatch(r"[\w ]{2,}", name) \
+                    or len(name.replace(" ", "")) < 2:
                 continue
             if any(name in p or p in name for p in picked):
                 continue

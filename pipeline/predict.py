@@ -38,7 +38,7 @@ def run(frame: pd.DataFrame, model: classify.Model, cfg: dict) -> tuple[pd.DataF
                for h in ("topic", "kind", "sentiment") if not model.has(h)]
     backend = cfg["sentiment"]["backend"]
     if backend == "snownlp" or model.has("sentiment"):
-        scores = np.clip(sentiment.score(texts, tokens, model, backend), 0, 1)
+        scores = np.clip(sentiment.score(texts, tokens, model, backend, cfg["sentiment"]["contrast_weight"]), 0, 1)
         pred["sentiment"] = np.round(scores, 4)
         pred["sentiment_label"] = sentiment.label(scores, cfg["sentiment"])
     else:

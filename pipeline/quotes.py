@@ -186,45 +186,46 @@ def _speaker_titles(frame: pd.DataFrame) -> dict[tuple[str, str], str]:
     return titles
 
 
-def _cosine_rows(X) -> np.ndarray:
-    """Dense pairwise cosine similarity of L2-normalised TF-IDF rows."""
-    return np.asarray((X @ X.T).todense()) if X.shape[0] else np.zeros((0, 0))
+def _select_group(cands: pd.DataFrame, sims_center: np.ndarray, C, n: int, lam: float,
+                  dup_threshold: float, used_people: set, topic_grams: list) -> list[int]:
+    """Greedy maximal marginal relevance with coverage tiers; returns positions into cands.
 
-
-def _select_group(cands: pd.DataFrame, sims_center: np.ndarray, sims: np.ndarray, n: int,
-                  lam: float, dup_threshold: float, used_people: set, topic_grams: list,
-                  ) -> list[int]:
-    """Greedy maximal marginal relevance with coverage tiers; returns positions into cands."""
-    chosen: list[int] = []
-    regions, orgs = set(), set()
+    Each pick is the available candidate with (1) the most not-yet-covered of {region, org type},
+    then (2) the best λ·centrality − (1−λ)·max similarity to the picks so far, then (3) the
+    smallest comment_id (cands is sorted by it). A candidate is unavailable when its respondent
+    is already quoted in this topic or it is a near-duplicate of a quote of this topic.
+    Similarities to picks are computed one pick at a time, so large groups stay cheap.
+    """
+    size = len(cands)
     grams = [char_ngrams(t) for t in cands["text"]]
-    people = [respondent_key(r) for r in cands.to_dict("records")]
-    ids = list(cands["comment_id"])
-    available = set(range(len(cands)))
-    while len(chosen) < n and available:
-        best, best_key = None, None
-        for i in sorted(available, key=lambda k: ids[k]):
-            if people[i] in used_people:
-                continue
-            if any(jaccard(grams[i], g) >= dup_threshold for g in topic_grams):
-                continue
-            region, org = _known(cands.iloc[i]["region"]), _known(cands.iloc[i]["org_type"])
-            novelty = int(bool(region) and region not in regions) + int(bool(org) and org not in orgs)
-            redundancy = max((sims[i, j] for j in chosen), default=0.0)
-            score = lam * sims_center[i] - (1 - lam) * redundancy
-            key = (novelty, round(float(score), 9))
-            if best_key is None or key > best_key:
-                best, best_key = i, key
-        if best is None:
-            break
-        available.discard(best)
+    people = np.array([respondent_key(r) for r in cands.to_dict("records")], dtype=object)
+    regions = np.array([_known(v) for v in cands["region"]], dtype=object)
+    orgs = np.array([_known(v) for v in cands["org_type"]], dtype=object)
+    available = np.array([p not in used_people for p in people], dtype=bool)
+    for g in topic_grams:
+        available &= np.array([jaccard(x, g) < dup_threshold for x in grams], dtype=bool)
+    redundancy = np.zeros(size)
+    covered_regions, covered_orgs = set(), set()
+    chosen: list[int] = []
+    while len(chosen) < n and available.any():
+        novelty = (np.array([bool(r) and r not in covered_regions for r in regions], dtype=int)
+                   + np.array([bool(o) and o not in covered_orgs for o in orgs], dtype=int))
+        score = np.round(lam * sims_center - (1 - lam) * redundancy, 9)
+        candidates = np.flatnonzero(available)
+        top = candidates[novelty[candidates] == novelty[candidates].max()]
+        top = top[score[top] == score[top].max()]
+        best = int(top[0])
         chosen.append(best)
         used_people.add(people[best])
         topic_grams.append(grams[best])
-        regions.add(_known(cands.iloc[best]["region"]))
-        orgs.add(_known(cands.iloc[best]["org_type"]))
-        # Candidates of a person just used can never be picked in this topic again.
-        available = {i for i in available if people[i] != people[best]}
+        covered_regions.add(regions[best])
+        covered_orgs.add(orgs[best])
+        available &= people != people[best]
+        available &= np.array([jaccard(x, grams[best]) < dup_threshold for x in grams], dtype=bool)
+        available[best] = False
+        if C is not None:
+            sims = np.asarray((C @ C[best].T).todense()).ravel()
+            redundancy = np.maximum(redundancy, sims)
     return chosen
 
 
@@ -293,16 +294,14 @@ def select(comments: pd.DataFrame, taxonomy, cfg: dict,
                 centroid = centroid / norm if norm else centroid
                 C = X[[i for i, _ in fitted]]
                 sims_center = np.asarray(C @ centroid).ravel()
-                sims = _cosine_rows(C)
             else:
-                sims_center = np.zeros(len(fitted))
-                sims = np.zeros((len(fitted), len(fitted)))
+                C, sims_center = None, np.zeros(len(fitted))
             cands = pool.loc[[i for i, _ in fitted]].copy()
             cands["text"] = [s[0] for _, s in fitted]
             cands["start"] = [s[1] for _, s in fitted]
             cands["end"] = [s[2] for _, s in fitted]
             cands = cands.reset_index(drop=True)
-            picked = _select_group(cands, sims_center, sims, per_group, lam, dup, used_people,
+            picked = _select_group(cands, sims_center, C, per_group, lam, dup, used_people,
                                    topic_grams)
             for rank, i in enumerate(picked, start=1):
                 r = cands.iloc[i].to_dict()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -10,6 +11,9 @@ import jieba
 import pandas as pd
 
 from pipeline.config import resolve
+
+# jieba's import sets its own logger to DEBUG; its start-up chatter is not ours to print.
+logging.getLogger("jieba").setLevel(logging.WARNING)
 from pipeline.schema import COMMENT_COLUMNS
 
 SENTENCE_END = "。！？；!?;…"

@@ -66,12 +66,25 @@ def training_targets(frame: pd.DataFrame, general: pd.DataFrame, general_weight:
     return texts, np.array(y), np.array(w), np.array(mask)
 
 
-def domain_scores(pipe, features: pd.DataFrame) -> np.ndarray:
-    proba = models.predict_proba(pipe, features)
-    return proba[:, list(pipe.classes_).index("pos")]
+def domain_scores(pipe, builder, texts: list[str], tokens: list[str], contrast_weight: float) -> np.ndarray:
+    """P(pos) from the domain model. Where a contrast turn (虽然…但是…, 不是…而是…) is followed by a
+    clause, that clause carries the judgement: its own score is blended in with contrast_weight."""
+    def p_pos(t, k):
+        proba = models.predict_proba(pipe, builder.frame(t, k))
+        return proba[:, list(pipe.classes_).index("pos")]
+
+    scores = p_pos(texts, tokens)
+    after = [(i, builder.after_turn(k.split())) for i, k in enumerate(tokens)]
+    after = [(i, rest) for i, rest in after if rest]
+    if after and contrast_weight > 0:
+        idx = np.array([i for i, _ in after])
+        clause = p_pos(["".join(rest) for _, rest in after], [" ".join(rest) for _, rest in after])
+        scores[idx] = (1 - contrast_weight) * scores[idx] + contrast_weight * clause
+    return scores
 
 
-def score(texts: list[str], tokens: list[str] | None, model, backend: str) -> np.ndarray:
+def score(texts: list[str], tokens: list[str] | None, model, backend: str,
+          contrast_weight: float = 0.6) -> np.ndarray:
     """Sentiment scores for texts with the chosen backend."""
     if backend == "snownlp":
         return snownlp_scores(texts)
@@ -83,7 +96,7 @@ def score(texts: list[str], tokens: list[str] | None, model, backend: str) -> np
                                 "or set sentiment.backend: snownlp")
     if tokens is None:
         tokens = [" ".join(t) for t in model.features.tokenize(texts)]
-    return domain_scores(model.heads["sentiment"], model.features.frame(texts, tokens))
+    return domain_scores(model.heads["sentiment"], model.features, texts, tokens, contrast_weight)
 
 
 def run(comments: pd.DataFrame, model, cfg: dict) -> pd.DataFrame:
@@ -95,7 +108,8 @@ def run(comments: pd.DataFrame, model, cfg: dict) -> pd.DataFrame:
     mask = (comments["role"] == "respondent").to_numpy()
     if mask.any():
         sub = comments.loc[mask]
-        scores = np.clip(score(sub["text"].tolist(), sub["tokens"].tolist(), model, scfg["backend"]), 0, 1)
+        scores = np.clip(score(sub["text"].tolist(), sub["tokens"].tolist(), model, scfg["backend"],
+                               scfg["contrast_weight"]), 0, 1)
         comments.loc[mask, "sentiment"] = np.round(scores, 4)
         comments.loc[mask, "sentiment_label"] = label(scores, scfg)
     return comments

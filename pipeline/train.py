@@ -15,7 +15,7 @@ from pipeline.classify import decide_topics, feature_builder
 from pipeline.config import checksum_file, resolve
 from pipeline.corpus import data_checksum, load_corpus, test_rows, training_rows
 from pipeline.metrics import binary_sentiment_report, classification_report
-from pipeline.sentiment import general_examples, training_targets
+from pipeline.sentiment import domain_scores, general_examples, training_targets
 from pipeline.taxonomy import Taxonomy
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def fit_heads(train: pd.DataFrame, taxonomy: Taxonomy, cfg: dict, progress=None)
         if progress:
             progress(f"training {head} head on {int(rows.sum())} comments")
         result = models.select_and_fit(feats[rows].reset_index(drop=True), train.loc[rows, head].to_numpy(),
-                                       ccfg, seed)
+                                       ccfg, seed, blocks=ccfg["feature_blocks"][head])
         heads[head] = result.pipeline
         records[head] = {"family": result.family, "labels": result.labels,
                          "cv_macro_f1_by_family": result.comparison, "n_train": int(rows.sum())}
@@ -52,7 +52,7 @@ def fit_heads(train: pd.DataFrame, taxonomy: Taxonomy, cfg: dict, progress=None)
         s_feats = builder.frame(texts, s_tokens)
         s_cfg = {**ccfg, "C": scfg["C"]}
         result = models.select_and_fit(s_feats, y, s_cfg, seed, weights=w, eval_mask=mask,
-                                       families=["logreg"])
+                                       families=scfg["families"], blocks=scfg["feature_blocks"])
         heads["sentiment"] = result.pipeline
         records["sentiment"] = {"family": result.family, "labels": result.labels, "n_train": int(len(rows)),
                                 "n_general": int(len(general)),
@@ -83,9 +83,9 @@ def holdout_metrics(heads: dict, builder, test: pd.DataFrame, taxonomy: Taxonomy
                                             proba.max(1)[rows])
     if "sentiment" in heads:
         pipe = heads["sentiment"]
-        scores = models.predict_proba(pipe, feats)[:, list(pipe.classes_).index("pos")]
-        rows = (test["sentiment"] != "").to_numpy()
         s = cfg["sentiment"]
+        scores = domain_scores(pipe, builder, test["text"].tolist(), tokens, s["contrast_weight"])
+        rows = (test["sentiment"] != "").to_numpy()
         out["sentiment"] = binary_sentiment_report(test.loc[rows, "sentiment"].tolist(), scores[rows],
                                                    s["pos_threshold"], s["neg_threshold"])
     return out

@@ -1,21 +1,18 @@
-"""Shared fixtures: the default config, one jieba-backed segmenter per test session, and the bundled
-sample transcripts ingested and segmented once (several test modules check them)."""
+"""Shared fixtures: the default config, one jieba-backed segmenter per test session, the bundled
+sample transcripts ingested and segmented once, and one model trained on the labelled corpus."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-# The package is not installed in the test environment; make the repository root importable.
-# (Drop this once pyproject's [tool.pytest.ini_options] sets pythonpath = ["."].)
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from pipeline import ingest, segment
+from pipeline.config import PROJ_ROOT, apply_overrides, load_config, resolve
 
-from pipeline import ingest, segment  # noqa: E402
-from pipeline.config import PROJ_ROOT, load_config  # noqa: E402
+# Training settings that keep the suite fast: one model family (no selection CV) and a small
+# general-domain sample for sentiment. The real `make train` compares families.
+FAST_TRAINING = ["classifier.families=[logreg]", "sentiment.general_samples=600"]
 
 
 @pytest.fixture(scope="session")
@@ -46,3 +43,30 @@ def bundled_comments(cfg, bundled, segmenter):
     """The bundled transcripts segmented into comments."""
     documents = {doc.doc_id: doc.text for doc in bundled.documents}
     return segment.run(bundled.turns, documents, cfg, segmenter)
+
+
+@pytest.fixture(scope="session")
+def fast_cfg(cfg) -> dict:
+    return apply_overrides(cfg, FAST_TRAINING)
+
+
+@pytest.fixture(scope="session")
+def taxonomy(cfg):
+    from pipeline.taxonomy import load_taxonomy
+    return load_taxonomy(resolve(cfg["paths"]["taxonomy"]))
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory, fast_cfg, taxonomy) -> Path:
+    """A model trained once per session on the labelled corpus's train split."""
+    from pipeline import train
+    folder = tmp_path_factory.mktemp("models") / "current"
+    train.run(taxonomy, resolve(fast_cfg["paths"]["taxonomy"]), resolve(fast_cfg["paths"]["labelled"]),
+              folder, fast_cfg)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def model(model_dir, taxonomy, fast_cfg):
+    from pipeline.classify import load_model
+    return load_model(model_dir, taxonomy, fast_cfg)

@@ -1,0 +1,209 @@
+"""Topic/kind/sentiment model: taxonomy validation, training, save→load, safety, another taxonomy, predict."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline import models, predict, train
+from pipeline.classify import decide_topics, load_model
+from pipeline.errors import DiaoyanError
+from pipeline.taxonomy import parse_taxonomy
+
+SAMPLES = [
+    "文件太多，会议也多，基层干部一天到晚填表报数。",
+    "两个部门互相推诿，工单来回退了三次。",
+    "考核指标年中又改了，鞭打快牛。",
+    "建议政策出台前多到基层调研，搞试点。",
+    "现在企业的诉求一般三天内就有回复，服务专员很主动。",
+    "我先简单介绍一下我们单位的情况。",
+]
+
+
+# ---------------------------------------------------------------- taxonomy
+
+@pytest.mark.parametrize("data, key", [
+    ({"name": "x", "topics": []}, "topics"),
+    ({"name": "x", "topics": [{"id": "a"}, {"id": "a"}]}, "topics[1].id"),
+    ({"name": "x", "topics": [{"id": ""}]}, "topics[0].id"),
+    ({"name": "x", "topics": [{"id": "a", "seed_terms": "notalist"}]}, "topics[0].seed_terms"),
+    ({"name": "x", "topics": [{"id": "a"}], "other": "a"}, "other"),
+    ({"name": "x", "topics": [{"id": "a"}], "kinds": "problem"}, "kinds"),
+])
+def test_taxonomy_validation_names_the_key(data, key):
+    with pytest.raises(DiaoyanError, match=key.replace("[", r"\[").replace("]", r"\]")):
+        parse_taxonomy(data, "t.yaml")
+
+
+def test_topic_decision_respects_threshold_and_other(taxonomy, cfg):
+    labels = taxonomy.labels
+    proba = np.zeros((2, len(labels)))
+    proba[0, 0] = 0.9
+    proba[0, -1] = 0.1
+    proba[1, 0] = 0.2  # best topic but below the threshold
+    proba[1, 1] = 0.15
+    proba[1, -1] = 0.1
+    proba[1, 2:-1] = 0.55 / (len(labels) - 3)
+    primary, conf, multi = decide_topics(proba, labels, taxonomy, {**cfg["classifier"], "topic_threshold": 0.3})
+    assert primary[0] == labels[0] and conf[0] == pytest.approx(0.9)
+    assert multi[0] == labels[0]
+    assert primary[1] == taxonomy.other
+
+
+@given(weights=st.lists(st.floats(0.001, 1), min_size=6, max_size=6))
+@settings(max_examples=60, deadline=None)
+def test_each_comment_gets_exactly_one_primary_topic(weights, taxonomy, cfg):
+    proba = np.array([weights]) / sum(weights)
+    primary, conf, multi = decide_topics(proba, taxonomy.labels, taxonomy, cfg["classifier"])
+    assert len(primary) == 1 and primary[0] in taxonomy.labels
+    assert 0 <= conf[0] <= 1
+    assert all(t in taxonomy.topic_ids for t in multi[0].split(";") if t)
+
+
+# ---------------------------------------------------------------- the trained model
+
+def test_model_folder_describes_itself(model_dir, taxonomy):
+    meta = json.loads((model_dir / models.META_FILE).read_text(encoding="utf-8"))
+    assert meta["labels"]["topic"] == sorted(taxonomy.labels)
+    assert set(meta["labels"]["kind"]) == set(taxonomy.kinds)
+    assert meta["taxonomy_checksum"] == taxonomy.checksum
+    assert len(meta["training_data"]["checksum"]) == 64
+    assert {"python", "scikit-learn", "jieba", "skops"} <= set(meta["libraries"])
+    assert 0 < meta["holdout"]["topic"]["macro_f1"] <= 1
+    assert yaml.safe_load((model_dir / models.CONFIG_FILE).read_text(encoding="utf-8"))["classifier"]
+    assert yaml.safe_load((model_dir / models.TAXONOMY_FILE).read_text(encoding="utf-8"))["topics"]
+
+
+def test_model_learns_something_real(model, fast_cfg):
+    """Held-out figures of the fast model stay far above chance (six topics, four kinds)."""
+    holdout = model.meta["holdout"]
+    assert holdout["topic"]["macro_f1"] > 0.7
+    assert holdout["kind"]["macro_f1"] > 0.7
+    assert holdout["sentiment"]["auc"] > 0.85
+
+
+def test_save_load_round_trip_gives_identical_probabilities(model, model_dir, taxonomy, fast_cfg, tmp_path):
+    feats = model.features.frame(SAMPLES, [" ".join(t) for t in model.features.tokenize(SAMPLES)])
+    copy_dir = tmp_path / "copy"
+    models.save_model(copy_dir, model.heads, {"taxonomy_checksum": taxonomy.checksum}, fast_cfg, taxonomy.raw)
+    heads, _ = models.load_heads(copy_dir)
+    for name, pipe in model.heads.items():
+        np.testing.assert_array_equal(models.predict_proba(pipe, feats), models.predict_proba(heads[name], feats))
+
+
+def test_model_file_with_an_untrusted_type_is_refused(model_dir, tmp_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for f in model_dir.iterdir():
+        (bad / f.name).write_bytes(f.read_bytes())
+    with zipfile.ZipFile(model_dir / models.MODEL_FILE) as src, \
+            zipfile.ZipFile(bad / models.MODEL_FILE, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "schema.json":
+                data = data.replace(b'"sklearn.pipeline"', b'"os"', 1)
+            dst.writestr(item, data)
+    with pytest.raises(DiaoyanError, match="trusted"):
+        models.load_heads(bad)
+
+
+def test_model_with_another_taxonomy_is_refused(model_dir, fast_cfg):
+    other = parse_taxonomy({"name": "别的", "topics": [{"id": "a"}, {"id": "b"}]})
+    with pytest.raises(DiaoyanError, match="retrain"):
+        load_model(model_dir, other, fast_cfg)
+
+
+def test_missing_model_says_how_to_train(tmp_path, taxonomy, cfg):
+    with pytest.raises(DiaoyanError, match="make train"):
+        load_model(tmp_path / "none", taxonomy, cfg)
+
+
+def test_evidence_names_seed_terms_and_features(model, fast_cfg):
+    pred = predict.run(pd.DataFrame({"text": ["基层文山会海，督查检查太多，天天填表报数。"]}), model, fast_cfg)[0]
+    row = pred.iloc[0]
+    assert row["topic"] == "burden_reduction"
+    assert "文山会海" in row["evidence"] and "特征" in row["evidence"]
+
+
+# ---------------------------------------------------------------- predict
+
+def test_predict_keeps_every_row_in_order_with_all_columns(model, fast_cfg, tmp_path):
+    src = tmp_path / "in.csv"
+    frame = pd.DataFrame({"id": [f"r{i}" for i in range(len(SAMPLES) + 1)], "text": SAMPLES + [""],
+                          "topic": ["mine"] * (len(SAMPLES) + 1)})
+    frame.to_csv(src, index=False)
+    n, _ = predict.run_file(src, tmp_path / "out.csv", model, fast_cfg)
+    out = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)
+    assert n == len(frame) == len(out)
+    assert out["id"].tolist() == frame["id"].tolist()
+    assert out["input_topic"].tolist() == ["mine"] * len(frame)
+    for col in ("topic", "topic_confidence", "topics", "kind", "kind_confidence", "sentiment",
+                "sentiment_label", "evidence"):
+        assert col in out.columns
+    assert set(out["topic"]) <= set(model.taxonomy.labels)
+    scores = out["sentiment"].astype(float)
+    assert ((scores >= 0) & (scores <= 1)).all()
+
+
+def test_predict_without_text_column_is_a_clear_error(tmp_path, model, fast_cfg):
+    src = tmp_path / "in.csv"
+    pd.DataFrame({"comment": ["x"]}).to_csv(src, index=False)
+    with pytest.raises(DiaoyanError, match="'text' column"):
+        predict.run_file(src, tmp_path / "o.csv", model, fast_cfg)
+
+
+# ---------------------------------------------------------------- another taxonomy, no code change
+
+SMALL_TAXONOMY = {
+    "name": "小区治理",
+    "topics": [
+        {"id": "parking", "name": "停车", "seed_terms": ["停车位"]},
+        {"id": "property", "name": "物业"},
+        {"id": "noise", "name": "噪音"},
+    ],
+}
+SMALL_TEXTS = {
+    "parking": ["小区停车位太少，晚上回来没地方停", "外来车辆占了停车位", "地库车位租金太贵了",
+                "消防通道上停满了车", "建议划出临时停车区", "停车收费不透明", "电动车乱停乱放",
+                "访客车辆没地方停", "车位只卖不租", "路边停车经常被贴条"],
+    "property": ["物业费涨了服务没变好", "电梯坏了物业一周都不修", "物业保安晚上睡觉",
+                 "垃圾清运不及时，物业不管", "物业公司账目不公开", "绿化没人修剪，物业说没钱",
+                 "报修电话打不通", "物业换了三家了都不行", "物业经理态度很差", "公共区域卫生没人打扫"],
+    "noise": ["楼上装修从早吵到晚", "广场舞音响太响了", "夜里施工噪音扰民",
+              "楼下饭店油烟加噪音", "凌晨还有人在小区里喝酒唱歌", "工地打桩声震得窗户响",
+              "空调外机嗡嗡响睡不着", "宠物狗整夜叫", "早上五点就有人放鞭炮", "KTV的声音传到十楼"],
+}
+
+
+def test_train_and_predict_with_a_different_taxonomy(tmp_path, cfg):
+    tax_path = tmp_path / "taxonomy.yaml"
+    tax_path.write_text(yaml.safe_dump(SMALL_TAXONOMY, allow_unicode=True), encoding="utf-8")
+    rows = [{"text": t, "topic": topic} for topic, texts in SMALL_TEXTS.items() for t in texts]
+    labelled = tmp_path / "labelled.csv"
+    pd.DataFrame(rows).to_csv(labelled, index=False)
+    from pipeline.taxonomy import load_taxonomy
+    tax = load_taxonomy(tax_path)
+    small_cfg = {**cfg, "classifier": {**cfg["classifier"], "families": ["logreg", "complement_nb"],
+                                       "cv_folds": 2, "min_df": 1}}
+    meta = train.run(tax, tax_path, labelled, tmp_path / "model", small_cfg)
+    assert set(meta["heads"]) == {"topic"}  # no kind or sentiment labels: those heads are left out
+    assert set(meta["heads"]["topic"]["cv_macro_f1_by_family"]) == {"logreg", "complement_nb"}
+    model = load_model(tmp_path / "model", tax, small_cfg)
+    out, notices = predict.run(pd.DataFrame({"text": ["小区里停车位根本不够用", "物业报修没人来"]}), model, small_cfg)
+    assert set(out["topic"]) <= {"parking", "property", "noise"}  # no `other` in this taxonomy
+    assert out["kind"].eq("").all() and out["sentiment"].isna().all()
+    assert any("kind" in n for n in notices) and any("sentiment" in n for n in notices)
+
+
+def test_labels_outside_the_taxonomy_name_file_and_line(tmp_path, taxonomy, cfg):
+    labelled = tmp_path / "bad.csv"
+    pd.DataFrame({"text": ["一", "二"], "topic": ["other", "nonsense"]}).to_csv(labelled, index=False)
+    with pytest.raises(DiaoyanError, match=r"bad\.csv:3.*nonsense"):
+        train.run(taxonomy, tmp_path / "t.yaml", labelled, tmp_path / "m", cfg)
