@@ -86,7 +86,8 @@ def make_features(ccfg: dict, blocks: list[str] | None = None) -> ColumnTransfor
 def make_classifier(family: str, ccfg: dict, seed: int):
     """A probabilistic linear classifier of the named family."""
     if family == "logreg":
-        return LogisticRegression(C=ccfg["C"], max_iter=3000, class_weight="balanced")
+        # newton-cg: same solution as lbfgs on these sparse n-gram features, many times faster.
+        return LogisticRegression(C=ccfg["C"], solver="newton-cg", max_iter=1000, class_weight="balanced")
     if family == "linear_svm":
         return CalibratedClassifierCV(LinearSVC(C=ccfg.get("svm_C", 0.5), class_weight="balanced",
                                                 random_state=seed), method="sigmoid", cv=3)
