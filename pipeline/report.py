@@ -720,9 +720,9 @@ def write_xlsx(path: Path, comments: pd.DataFrame, quotes: pd.DataFrame, summary
         protos[name] = copy.copy(proto._style)
     ws.delete_rows(2)
     styles = [protos["wrap" if col in wrapped else "top"] for col in ids]
-    for record in detail.itertuples(index=False):
-        ws.append([_cell(v) for v in record])
-        for cell, style in zip(ws[ws.max_row], styles):
+    for r, record in enumerate(detail.itertuples(index=False), start=2):
+        for c, (value, style) in enumerate(zip(record, styles), start=1):
+            cell = ws.cell(row=r, column=c, value=_cell(value))
             cell._style = copy.copy(style)
     ws.freeze_panes = "B2"
     last_row = max(ws.max_row, 2)
