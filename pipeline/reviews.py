@@ -115,25 +115,22 @@ def import_reviews(path: Path, folder: Path, taxonomy: Taxonomy, default_reviewe
                "duplicates": 0, "agreement": model_agreement(reviews, taxonomy), "target": str(target)}
     if reviews.empty:
         return summary
-    by_text = {t: i for i, t in enumerate(existing["text"])}
-    new_rows = []
+    # One row per text: a repeated review with the same labels is a duplicate; different labels
+    # replace the earlier ones (the latest review wins).
+    rows = {rec["text"]: rec for rec in existing.reindex(columns=REVIEWED_CSV_COLUMNS, fill_value="")
+            .to_dict("records")}
     for rec in reviews[REVIEWED_CSV_COLUMNS].to_dict("records"):
-        i = by_text.get(rec["text"])
-        if i is None:
-            by_text[rec["text"]] = len(existing) + len(new_rows)
-            new_rows.append(rec)
+        old = rows.get(rec["text"])
+        if old is None:
             summary["added"] += 1
-        elif all(existing.iloc[i][c] == rec[c] for c in ("topic", "kind", "sentiment")) if i < len(existing) \
-                else all(new_rows[i - len(existing)][c] == rec[c] for c in ("topic", "kind", "sentiment")):
+        elif all(old[c] == rec[c] for c in ("topic", "kind", "sentiment")):
             summary["duplicates"] += 1
-        else:  # the latest review of the same text wins
-            if i < len(existing):
-                existing.iloc[i] = pd.Series(rec)[existing.columns].to_numpy()
-            else:
-                new_rows[i - len(existing)] = rec
+            continue
+        else:
             summary["updated"] += 1
-    merged = pd.concat([existing, pd.DataFrame(new_rows, columns=REVIEWED_CSV_COLUMNS)], ignore_index=True)
-    write_text(target, merged[REVIEWED_CSV_COLUMNS].to_csv(index=False, lineterminator="\n"))
+        rows[rec["text"]] = rec
+    write_text(target, pd.DataFrame(list(rows.values()), columns=REVIEWED_CSV_COLUMNS)
+               .to_csv(index=False, lineterminator="\n"))
     return summary
 
 
@@ -179,17 +176,16 @@ def select_informative(texts: list[str], uncertainty: np.ndarray, vectors, n: in
 
 def suggest(src: Path, dst: Path, model, taxonomy: Taxonomy, cfg: dict, n: int) -> int:
     """Write the n most informative unlabelled comments to an .xlsx in the import-reviews format."""
+    from pipeline.classify import predict
+    from pipeline.config import resolve
     from pipeline.corpus import labelled_files, read_labelled
     from pipeline.predict import read_input
-    from pipeline.classify import predict
 
     frame = read_input(Path(src))
     if "role" in frame.columns:
         frame = frame[frame["role"] == "respondent"]
-    labelled_dir = Path(cfg["paths"]["labelled"])
-    from pipeline.config import resolve
     known = set()
-    for f in labelled_files(resolve(labelled_dir)):
+    for f in labelled_files(resolve(cfg["paths"]["labelled"])):
         known |= set(read_labelled(f)["text"].str.strip())
     frame = frame[~frame["text"].str.strip().isin(known) & (frame["text"].str.strip() != "")]
     frame = frame.drop_duplicates("text").reset_index(drop=True)
