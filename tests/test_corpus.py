@@ -1,7 +1,8 @@
 """The hand-written labelled corpus (corpus/labelled/*.csv): columns, labels valid against the
 taxonomy, size and balance, lengths, the fixed test split, no near-duplicates, and no sentence
-copied from the sample transcripts. reviewed.csv (analyst corrections with provenance columns) is
-not part of the hand-written corpus and is skipped here."""
+copied from the sample transcripts; and the data card (README.md), whose topic × kind table must
+match the files. reviewed.csv (analyst corrections with provenance columns) is not part of the
+hand-written corpus and is skipped here."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ MIN_TEST_SHARE = 0.20
 MAX_TEST_SHARE_GAP = 0.05    # each topic's test share within ±5 points of the overall share
 NEAR_DUPLICATE_JACCARD = 0.7
 MIN_LEAK_CHARS = 12
+DATA_CARD = "README.md"
+TOPIC_KIND_CAPTION = "Topic × kind:"
 
 
 @pytest.fixture(scope="module")
@@ -203,3 +206,47 @@ def test_no_transcript_sentence_appears_in_the_labelled_texts(corpus, bundled_co
     assert len(sentences) > 500             # the transcripts were really read and segmented
     copied = copied_sentences(sentences, corpus["text"])
     assert not copied, f"{len(copied)} transcript sentences copied into the labelled corpus: {copied[:5]}"
+
+
+# ---------------------------------------------------------------- the data card stays in step with the files
+
+def markdown_table_after(text: str, caption: str) -> pd.DataFrame:
+    """The first markdown table after the line that reads exactly `caption`, as strings, indexed by
+    its first column. Raises if the caption or the table is missing."""
+    lines = text.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.strip() == caption]
+    assert len(starts) == 1, f"expected one line {caption!r}, found {len(starts)}"
+    rows = []
+    for line in lines[starts[0] + 1:]:
+        line = line.strip()
+        if line.startswith("|"):
+            rows.append([cell.strip() for cell in line.strip("|").split("|")])
+        elif rows or line:
+            break                   # the table ended, or something other than a table came first
+    assert len(rows) >= 3 and set("".join(rows[1])) <= set("-: "), f"no markdown table after {caption!r}"
+    header, body = rows[0], rows[2:]
+    assert all(len(row) == len(header) for row in body), f"ragged table after {caption!r}"
+    return pd.DataFrame([row[1:] for row in body], index=[row[0] for row in body], columns=header[1:])
+
+
+def test_table_parser_reads_a_planted_table():
+    text = "intro\n\nTopic × kind:\n\n| topic \\ kind | a | b |\n|---|---|---|\n| x | 1 | 2 |\n| y | 3 | 4 |\n\nafter\n"
+    table = markdown_table_after(text, TOPIC_KIND_CAPTION)
+    assert table.index.tolist() == ["x", "y"] and table.columns.tolist() == ["a", "b"]
+    assert table.loc["y", "b"] == "4"
+    with pytest.raises(AssertionError):
+        markdown_table_after("Topic × kind × register:\n\n| a | b |\n|---|---|\n| 1 | 2 |\n", TOPIC_KIND_CAPTION)
+
+
+def test_data_card_topic_kind_table_matches_the_files(cfg, corpus, taxonomy):
+    card = (resolve(cfg["paths"]["labelled"]) / DATA_CARD).read_text(encoding="utf-8")
+    documented = markdown_table_after(card, TOPIC_KIND_CAPTION)
+    rows, columns = list(taxonomy.labels) + ["total"], list(taxonomy.kinds) + ["total"]
+    actual = (pd.crosstab(corpus["topic"], corpus["kind"], margins=True, margins_name="total")
+              .reindex(index=rows, columns=columns, fill_value=0))
+    assert sorted(documented.index) == sorted(rows), f"card rows {documented.index.tolist()}, expected {rows}"
+    assert sorted(documented.columns) == sorted(columns), f"card columns {documented.columns.tolist()}, expected {columns}"
+    stale = [f"{topic} × {kind}: card {documented.at[topic, kind]}, files {actual.at[topic, kind]}"
+             for topic in rows for kind in columns
+             if documented.at[topic, kind].replace(",", "") != str(actual.at[topic, kind])]
+    assert not stale, f"{DATA_CARD} topic × kind table is stale: {stale}"
