@@ -36,6 +36,8 @@ DEPARTMENT_SHORT_NAMES = {
 AMBIGUOUS_SURNAMES = set("和向于连应时从")
 NOT_A_SURNAME_FLAGS = {"a", "ad", "an", "v", "vd", "vn", "c", "p", "d", "u", "ul", "uj", "uz", "ug",
                        "uv", "m", "r", "f"}
+# 刘总能… / 王总是… / 李董说…: one-character function words jieba may glue onto a title.
+TITLE_GLUE = set("能要是说得会算归想让在还也都就又才")
 GENERIC_SPEAKER = re.compile(r"^(?:发言人|说话人|讲话人|答卷|受访者|参会人员?|代表|嘉宾|群众|记录人?|"
                              r"主持人?|Speaker\s*|[A-Za-z]|[问答])\s*\d*$", re.IGNORECASE)
 
@@ -212,7 +214,11 @@ class Redactor:
         freq = self.segmenter.tokenizer.FREQ
         for s, e, tok in spans:
             if s < end < e and (freq.get(tok) or 0):
-                return self._flag_at(text, start) not in NOT_A_SURNAME_FLAGS
+                # 刘 / 总能: the title glued to one function character is still a title;
+                # 周 / 总结, 高 / 总体 are words of their own.
+                glued = text[s:end] and tok.startswith(text[s:end]) and len(tok) == end - s + 1 \
+                    and tok[-1] in TITLE_GLUE
+                return bool(glued) and self._flag_at(text, start) not in NOT_A_SURNAME_FLAGS
         return True
 
     def _flag_at(self, text: str, start: int) -> str:

@@ -124,10 +124,13 @@ def _raw_start(text: str, start: int, end: int, document: str | None, n_chars: i
 
 
 def _lead_length(text: str, markers: tuple[str, ...]) -> int:
-    """Length of an enumeration marker opening the text ("一是", "第二，") plus its punctuation."""
+    """Length of an enumeration marker opening the text plus its punctuation: "一是", "第二，",
+    "首先，" — but not the 第四 of "第四个，…" nor the 最后 of "最后考核的时候…"."""
     for marker in markers:
         if marker and text.startswith(marker):
             n = len(marker)
+            if not (marker.endswith("是") or (n < len(text) and text[n] in LEAD_PUNCT)):
+                return 0
             while n < len(text) and text[n] in LEAD_PUNCT:
                 n += 1
             return n
@@ -191,7 +194,8 @@ def _select_group(cands: pd.DataFrame, sims_center: np.ndarray, C, n: int, lam: 
     """Greedy maximal marginal relevance with coverage tiers; returns positions into cands.
 
     Each pick is the available candidate with (1) the most not-yet-covered of {region, org type},
-    then (2) the best λ·centrality − (1−λ)·max similarity to the picks so far, then (3) the
+    then (2) the best λ·centrality − (1−λ)·max similarity to the picks so far (centrality is the
+    cosine to the group centroid, damped for quotes shorter than twice min_chars), then (3) the
     smallest comment_id (cands is sorted by it). A candidate is unavailable when its respondent
     is already quoted in this topic or it is a near-duplicate of a quote of this topic.
     Similarities to picks are computed one pick at a time, so large groups stay cheap.
@@ -296,6 +300,10 @@ def select(comments: pd.DataFrame, taxonomy, cfg: dict,
                 sims_center = np.asarray(C @ centroid).ravel()
             else:
                 C, sims_center = None, np.zeros(len(fitted))
+            # Short generic remarks ("考核也有问题。") sit closest to any centroid; temper that so a
+            # quote of at least twice the minimum length is not outranked by a fragment.
+            lengths = np.array([len(span[0]) for _, span in fitted], dtype=float)
+            sims_center = sims_center * np.sqrt(np.minimum(1.0, lengths / (2.0 * max(min_chars, 1))))
             cands = pool.loc[[i for i, _ in fitted]].copy()
             cands["text"] = [s[0] for _, s in fitted]
             cands["start"] = [s[1] for _, s in fitted]

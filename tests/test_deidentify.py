@@ -64,6 +64,7 @@ def test_surname_plus_title(dcfg, segmenter, text, expected):
 
 @pytest.mark.parametrize("text", [
     "提高总体水平，总结经验。",
+    "学期总结、月总结、周总结都要交。",
     "我和书记说了这个情况。",
     "开发区长期以来都是这样。",
     "汇总一下各部门的数据。",

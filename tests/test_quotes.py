@@ -286,3 +286,11 @@ def test_enumeration_marker_and_trailing_semicolon_dropped():
     row = q.iloc[0]
     assert row["text"] == "建立企业服务直通车，企业有问题能直接找到人"
     assert docs["D01"][row["start"]:row["end"]] == row["text"]
+
+
+def test_enumeration_marker_kept_when_part_of_a_phrase():
+    text = "第四个，上面来调研的，能不能提前说清楚要看什么。"
+    frame, docs = build([{"text": text, "kind": "suggestion", "sentiment": 0.5}])
+    cfg = {**make_cfg(), "segment": {"enumeration_markers": ["第四", "最后"]}}
+    _, q = quotes.run(frame, TAXONOMY, cfg, docs)
+    assert q.iloc[0]["text"] == text
