@@ -60,21 +60,27 @@ def process(folder: Path, taxonomy: Taxonomy, model, cfg: dict, *, encoding: str
         comments = sentiment.run(comments, model, cfg)
     with timer.stage("quotes"):
         say("quotes")
-        comments, quote_rows = quotes.run(comments, taxonomy, cfg)
+        comments, quote_rows = quotes.run(comments, taxonomy, cfg, documents=documents)
     redactions: dict = {}
+    redactor = None
+    files = ingested.files
     with timer.stage("deidentify"):
         if cfg["deidentify"]["enabled"] and not keep_names:
             say("deidentify")
+            redactor = deidentify.build_redactor(comments, cfg, model.features.segmenter)
             comments, quote_rows, redactions = deidentify.run(comments, quote_rows, cfg,
-                                                              model.features.segmenter)
+                                                              model.features.segmenter, redactor=redactor)
+            # Skip reasons can quote file content; file names stay (they link back to the inputs).
+            files = [{**f, "reason": redactor.redact(f["reason"], count=False)} if f.get("reason") else f
+                     for f in files]
     record = {
         "diaoyan_version": __version__,
         "input": folder.name,
-        "files": ingested.files,
+        "files": files,
         "counts": {
-            "files": len(ingested.files),
-            "processed": sum(f["status"] == "processed" for f in ingested.files),
-            "skipped": sum(f["status"] == "skipped" for f in ingested.files),
+            "files": len(files),
+            "processed": sum(f["status"] == "processed" for f in files),
+            "skipped": sum(f["status"] == "skipped" for f in files),
             "turns": int(len(ingested.turns)),
             "comments": int(len(comments)),
             "respondent_comments": int((comments["role"] == "respondent").sum()),
