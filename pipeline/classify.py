@@ -76,11 +76,13 @@ def decide_topics(proba: np.ndarray, labels: list[str], taxonomy: Taxonomy, ccfg
     return primary, conf, multi
 
 
-def predict(model: Model, texts: list[str], tokens: list[str] | None, ccfg: dict) -> pd.DataFrame:
+def predict(model: Model, texts: list[str], tokens: list[str] | None, ccfg: dict,
+            feats: pd.DataFrame | None = None) -> pd.DataFrame:
     """Texts (and their space-joined tokens, when segment already made them) → prediction columns."""
     if tokens is None:
         tokens = [" ".join(t) for t in model.features.tokenize(texts)]
-    feats = model.features.frame(texts, tokens)
+    if feats is None:
+        feats = model.features.frame(texts, tokens)
     out = pd.DataFrame(index=range(len(texts)))
     evidence = [[] for _ in texts]
     seed_names = {t.id: t.name for t in model.taxonomy.topics}
@@ -96,7 +98,7 @@ def predict(model: Model, texts: list[str], tokens: list[str] | None, ccfg: dict
             continue
         pipe = model.heads[head]
         labels = [str(c) for c in pipe.classes_]
-        proba = models.predict_proba(pipe, feats)
+        X, proba = models.transform_and_predict(pipe, feats)
         if head == "topic":
             primary, conf, multi = decide_topics(proba, labels, model.taxonomy, ccfg)
             out["topic"], out["topic_confidence"], out["topics"] = primary, conf, multi
@@ -104,7 +106,6 @@ def predict(model: Model, texts: list[str], tokens: list[str] | None, ccfg: dict
             best = proba.argmax(1)
             out["kind"] = [labels[j] for j in best]
             out["kind_confidence"] = np.round(proba.max(1), 4)
-        X = models.transform(pipe, feats)
         chosen = np.array([labels.index(v) if v in labels else 0 for v in out[head]])
         tops = models.top_features(X, chosen, models.class_weights(pipe), models.feature_names(pipe),
                                    ccfg["evidence_features"])

@@ -49,17 +49,18 @@ class FeatureBuilder:
         # A blank Chinese pipeline: only its vocab is used, Docs are built from our jieba tokens.
         self.nlp = spacy.blank("zh")
         self.matcher = PhraseMatcher(self.nlp.vocab)
-        self.has_seeds = False
+        # First tokens of every pattern: a comment without any of them cannot match, so no Doc is built.
+        self.first_tokens: set[str] = set()
         for topic in taxonomy.topics:
             patterns = [Doc(self.nlp.vocab, words=segmenter.tokens(term)) for term in topic.seed_terms]
             patterns = [p for p in patterns if len(p)]
             if patterns:
                 self.matcher.add(topic.id, patterns)
-                self.has_seeds = True
+                self.first_tokens.update(p[0].text for p in patterns)
 
     def seed_hits(self, tokens: list[str]) -> list[tuple[str, str]]:
         """[(topic id, matched term)] in text order."""
-        if not self.has_seeds or not tokens:
+        if not self.first_tokens.intersection(tokens):
             return []
         doc = Doc(self.nlp.vocab, words=tokens)
         return [(self.nlp.vocab.strings[mid], doc[s:e].text) for mid, s, e in self.matcher(doc)]

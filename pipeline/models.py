@@ -184,6 +184,12 @@ def transform(pipe: Pipeline, features: pd.DataFrame) -> sparse.csr_matrix:
     return pipe.named_steps["features"].transform(with_marks(features))
 
 
+def transform_and_predict(pipe: Pipeline, features: pd.DataFrame) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """The feature matrix and probabilities in one pass (the matrix is reused for evidence)."""
+    X = transform(pipe, features)
+    return X, pipe.named_steps["clf"].predict_proba(X)
+
+
 # ---------------------------------------------------------------- evidence
 
 def class_weights(pipe: Pipeline) -> np.ndarray:
@@ -217,27 +223,28 @@ def top_features(X: sparse.csr_matrix, rows_class: np.ndarray, weights: np.ndarr
                  names: np.ndarray, k: int) -> list[list[str]]:
     """For each row, the k features that pushed it most towards its predicted class."""
     X = sparse.csr_matrix(X)
-    out = []
-    skip = {"SEEDS", "MARKS"}
-    for i in range(X.shape[0]):
-        lo, hi = X.indptr[i], X.indptr[i + 1]
-        idx, val = X.indices[lo:hi], X.data[lo:hi]
-        contrib = val * weights[rows_class[i], idx]
-        order = np.argsort(-contrib)
-        picked = []
-        for j in order:
-            if contrib[j] <= 0 or len(picked) == k:
-                break
-            name = names[idx[j]]
-            # Shown to analysts as the reason: skip markers and n-grams that are mostly punctuation.
-            if name in skip or name.startswith("SEED_") or not re.fullmatch(r"[\w ]{2,}", name) \
-                    or len(name.replace(" ", "")) < 2:
-                continue
-            if any(name in p or p in name for p in picked):
-                continue
+    counts = np.diff(X.indptr)
+    row_of = np.repeat(np.arange(X.shape[0]), counts)
+    # Every non-zero's contribution at once, then one sort by (row, −contribution).
+    contrib = X.data * weights[rows_class[row_of], X.indices]
+    order = np.lexsort((-contrib, row_of))
+    out: list[list[str]] = [[] for _ in range(X.shape[0])]
+    for pos in order:
+        if contrib[pos] <= 0:
+            continue
+        picked = out[row_of[pos]]
+        if len(picked) == k:
+            continue
+        name = names[X.indices[pos]]
+        if _shown(name) and not any(name in p or p in name for p in picked):
             picked.append(name)
-        out.append(picked)
     return out
+
+
+def _shown(name: str) -> bool:
+    """Evidence shown to analysts: no markers, no n-grams that are mostly punctuation."""
+    return (name not in ("SEEDS", "MARKS") and not name.startswith("SEED_")
+            and re.fullmatch(r"[\w ]{2,}", name) is not None and len(name.replace(" ", "")) >= 2)
 
 
 # ---------------------------------------------------------------- model folder
