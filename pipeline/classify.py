@@ -33,6 +33,14 @@ class Model:
     def has(self, head: str) -> bool:
         return head in self.heads
 
+    @property
+    def shared(self):
+        return next(iter(self.heads.values())).features
+
+    def matrix(self, texts: list[str], tokens: list[str]):
+        """The shared feature matrix every head reads: comments are vectorised once."""
+        return models.transform(self.shared, self.features.frame(texts, tokens))
+
 
 def feature_builder(cfg: dict, taxonomy: Taxonomy) -> FeatureBuilder:
     """The segmenter (user dictionary + seed terms as words) and feature builder for a taxonomy."""
@@ -77,12 +85,13 @@ def decide_topics(proba: np.ndarray, labels: list[str], taxonomy: Taxonomy, ccfg
 
 
 def predict(model: Model, texts: list[str], tokens: list[str] | None, ccfg: dict,
-            feats: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Texts (and their space-joined tokens, when segment already made them) → prediction columns."""
+            X=None) -> pd.DataFrame:
+    """Texts (and their space-joined tokens, when segment already made them) → prediction columns.
+    X is the shared feature matrix when the caller already has it (see Model.matrix)."""
     if tokens is None:
         tokens = [" ".join(t) for t in model.features.tokenize(texts)]
-    if feats is None:
-        feats = model.features.frame(texts, tokens)
+    if X is None:
+        X = model.matrix(texts, tokens)
     out = pd.DataFrame(index=range(len(texts)))
     evidence = [[] for _ in texts]
     seed_names = {t.id: t.name for t in model.taxonomy.topics}
@@ -96,9 +105,10 @@ def predict(model: Model, texts: list[str], tokens: list[str] | None, ccfg: dict
             if head == "topic":
                 out["topics"] = ""
             continue
-        pipe = model.heads[head]
-        labels = [str(c) for c in pipe.classes_]
-        X, proba = models.transform_and_predict(pipe, feats)
+        clf = model.heads[head]
+        labels = [str(c) for c in clf.classes_]
+        Xh = clf.matrix(X)
+        proba = clf.clf.predict_proba(Xh)
         if head == "topic":
             primary, conf, multi = decide_topics(proba, labels, model.taxonomy, ccfg)
             out["topic"], out["topic_confidence"], out["topics"] = primary, conf, multi
@@ -107,7 +117,7 @@ def predict(model: Model, texts: list[str], tokens: list[str] | None, ccfg: dict
             out["kind"] = [labels[j] for j in best]
             out["kind_confidence"] = np.round(proba.max(1), 4)
         chosen = np.array([labels.index(v) if v in labels else 0 for v in out[head]])
-        tops = models.top_features(X, chosen, models.class_weights(pipe), models.feature_names(pipe),
+        tops = models.top_features(Xh, chosen, models.class_weights(clf), models.feature_names(clf),
                                    ccfg["evidence_features"])
         name = "议题" if head == "topic" else "类型"
         for i, feats_i in enumerate(tops):

@@ -73,9 +73,9 @@ def _head_eval(head: str, model: Model, taxonomy: Taxonomy, train: pd.DataFrame,
     y_train, y_test = train.loc[tr, head].to_numpy(), test.loc[te, head].to_numpy()
     out: dict = {"labels": labels}
     # Held-out test split with the saved model.
-    pipe = model.heads[head]
-    proba = models.predict_proba(pipe, test_feats[te].reset_index(drop=True))
-    classes = [str(c) for c in pipe.classes_]
+    clf = model.heads[head]
+    proba = clf.predict_proba(test_feats[te].reset_index(drop=True))
+    classes = [str(c) for c in clf.classes_]
     if head == "topic":
         pred, conf, _ = decide_topics(proba, classes, taxonomy, ccfg)
     else:
@@ -95,8 +95,8 @@ def _head_eval(head: str, model: Model, taxonomy: Taxonomy, train: pd.DataFrame,
         out["baselines_test"]["cue_words"] = classification_report(y_test, cue_baseline(list(test_texts)),
                                                                    labels)["macro_f1"]
     # 5-fold CV on the training split: every family compared; the chosen family's out-of-fold report.
-    result = models.select_and_fit(train_feats[tr].reset_index(drop=True), y_train, ccfg, seed,
-                                   blocks=ccfg["feature_blocks"][head], cross_validate=True)
+    result = models.select_family(train_feats[tr].reset_index(drop=True), y_train, ccfg, seed,
+                                  ccfg["feature_blocks"][head], cross_validate=True)
     cv_pred = np.array(result.labels)[result.oof_proba.argmax(1)]
     out["cv"] = {"folds": ccfg["cv_folds"], "macro_f1_by_family": result.comparison, "chosen": result.family,
                  "chosen_report": classification_report(y_train, cv_pred, labels, result.oof_proba.max(1)),

@@ -21,7 +21,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold
 from sklearn.naive_bayes import ComplementNB
-from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 
 from pipeline.errors import DiaoyanError
@@ -41,7 +40,6 @@ TRUSTED_TYPES = [
     "numpy.dtype", "numpy.ndarray", "numpy.float64", "numpy.float32", "numpy.int64", "numpy.int32",
     "numpy.str_", "numpy.bool_",
     "scipy.sparse._csr.csr_matrix",
-    "sklearn.pipeline.Pipeline",
     "sklearn.compose._column_transformer.ColumnTransformer",
     "sklearn.feature_extraction.text.TfidfVectorizer",
     "sklearn.feature_extraction.text.CountVectorizer",
@@ -62,9 +60,9 @@ TRUSTED_TYPES = [
 FEATURE_BLOCKS = ("words", "chars", "seeds", "marks")
 
 
-def make_features(ccfg: dict, blocks: list[str] | None = None) -> ColumnTransformer:
-    """Word n-grams, character n-grams, seed-term hits and sentiment marks (the blocks a head uses),
-    TF-IDF or binary, each scaled by its weight in classifier.block_weights."""
+def make_features(ccfg: dict) -> ColumnTransformer:
+    """Word n-grams, character n-grams, seed-term hits and sentiment marks, TF-IDF or binary; each
+    head reads the blocks it needs, scaled by classifier.block_weights (see block_columns)."""
     word = TfidfVectorizer(token_pattern=r"[^ ]+", lowercase=False, sublinear_tf=True,
                            ngram_range=(1, ccfg["word_ngram_max"]), min_df=ccfg["min_df"],
                            max_features=ccfg["max_features"], dtype=np.float32)
@@ -74,13 +72,7 @@ def make_features(ccfg: dict, blocks: list[str] | None = None) -> ColumnTransfor
     binary = dict(token_pattern=r"[^ ]+", lowercase=False, binary=True, dtype=np.float32)
     every = {"words": word, "chars": char, "seeds": CountVectorizer(**binary),
              "marks": CountVectorizer(**binary)}
-    blocks = list(blocks or FEATURE_BLOCKS)
-    unknown = set(blocks) - set(every)
-    if unknown:
-        raise DiaoyanError(f"unknown feature blocks {sorted(unknown)}", hint=f"choose from {FEATURE_BLOCKS}")
-    weights = ccfg.get("block_weights") or {}
-    return ColumnTransformer([(b, every[b], b) for b in blocks], sparse_threshold=1.0,
-                             transformer_weights={b: float(weights.get(b, 1.0)) for b in blocks})
+    return ColumnTransformer([(b, every[b], b) for b in FEATURE_BLOCKS], sparse_threshold=1.0)
 
 
 def make_classifier(family: str, ccfg: dict, seed: int):
@@ -105,14 +97,57 @@ def with_marks(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def block_columns(features: ColumnTransformer, blocks: list[str], ccfg: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The shared matrix's columns a head reads (its blocks) and each column's weight."""
+    unknown = set(blocks) - set(FEATURE_BLOCKS)
+    if unknown:
+        raise DiaoyanError(f"unknown feature blocks {sorted(unknown)}", hint=f"choose from {FEATURE_BLOCKS}")
+    weights = ccfg.get("block_weights") or {}
+    cols, scale = [], []
+    for name, part in features.output_indices_.items():
+        if name in blocks and part.stop > part.start:
+            cols.append(np.arange(part.start, part.stop))
+            scale.append(np.full(part.stop - part.start, float(weights.get(name, 1.0)), dtype=np.float32))
+    if not cols:
+        raise DiaoyanError(f"no features in blocks {blocks}", hint=f"choose from {FEATURE_BLOCKS}")
+    return np.concatenate(cols), np.concatenate(scale)
+
+
+def head_matrix(X: sparse.spmatrix, columns: np.ndarray, scale: np.ndarray) -> sparse.csr_matrix:
+    return sparse.csr_matrix(sparse.csr_matrix(X)[:, columns].multiply(scale[None, :]))
+
+
+class Head:
+    """One head (topic, kind or sentiment): a classifier reading some columns of the shared matrix."""
+
+    def __init__(self, features: ColumnTransformer, clf, columns: np.ndarray, scale: np.ndarray):
+        self.features, self.clf, self.columns, self.scale = features, clf, columns, scale
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return self.clf.classes_
+
+    def matrix(self, X: sparse.spmatrix) -> sparse.csr_matrix:
+        return head_matrix(X, self.columns, self.scale)
+
+    def proba(self, X: sparse.spmatrix) -> np.ndarray:
+        """Probabilities from the shared matrix (see `transform`)."""
+        return self.clf.predict_proba(self.matrix(X))
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.proba(transform(self.features, frame))
+
+    def saved(self) -> dict:
+        return {"clf": self.clf, "columns": self.columns, "scale": self.scale}
+
+
 @dataclass
-class HeadResult:
-    """A trained head: the fitted pipeline plus its cross-validation record."""
-    pipeline: Pipeline
+class Selection:
+    """Cross-validated choice of model family for one head."""
     family: str
-    labels: list[str]
     comparison: dict = field(default_factory=dict)      # family → mean macro-F1 over folds
     oof_proba: np.ndarray | None = None                  # out-of-fold probabilities (chosen family)
+    labels: list[str] = field(default_factory=list)
 
 
 def _fit(clf, X, y, weights):
@@ -121,11 +156,11 @@ def _fit(clf, X, y, weights):
     return clf.fit(X, y, sample_weight=weights)
 
 
-def select_and_fit(features: pd.DataFrame, y: np.ndarray, ccfg: dict, seed: int,
-                   weights: np.ndarray | None = None, eval_mask: np.ndarray | None = None,
-                   families: list[str] | None = None, blocks: list[str] | None = None,
-                   cross_validate: bool | None = None) -> HeadResult:
-    """Compare families under stratified k-fold CV (macro-F1 on eval_mask rows), refit the best on all.
+def select_family(features: pd.DataFrame, y: np.ndarray, ccfg: dict, seed: int, blocks: list[str],
+                  weights: np.ndarray | None = None, eval_mask: np.ndarray | None = None,
+                  families: list[str] | None = None, cross_validate: bool | None = None,
+                  folds: int | None = None) -> Selection:
+    """Compare families under stratified k-fold CV (macro-F1 on eval_mask rows).
 
     Features are vectorised once per fold and shared by every family, which keeps selection cheap.
     With a single family there is nothing to select, so CV runs only when asked (evaluation).
@@ -135,37 +170,43 @@ def select_and_fit(features: pd.DataFrame, y: np.ndarray, ccfg: dict, seed: int,
     labels = sorted(set(y))
     if eval_mask is None:
         eval_mask = np.ones(len(y), dtype=bool)
-    folds = min(ccfg["cv_folds"], int(pd.Series(y[eval_mask]).value_counts().min()))
-    comparison, oof = {}, {}
+    folds = min(folds or ccfg["cv_folds"], int(pd.Series(y[eval_mask]).value_counts().min()))
     if cross_validate is None:
         cross_validate = len(families) > 1
-    if folds >= 2 and cross_validate:
-        scores = {f: [] for f in families}
-        oof = {f: np.zeros((len(y), len(labels))) for f in families}
-        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-        strata = np.where(eval_mask, y, "__aux__")
-        for train_idx, test_idx in splitter.split(features, strata):
-            test_idx = test_idx[eval_mask[test_idx]]
-            vec = make_features(ccfg, blocks).fit(features.iloc[train_idx])
-            X_train, X_test = vec.transform(features.iloc[train_idx]), vec.transform(features.iloc[test_idx])
-            w = None if weights is None else weights[train_idx]
-            for family in families:
-                clf = _fit(make_classifier(family, ccfg, seed), X_train, y[train_idx], w)
-                proba = _aligned_proba(clf, X_test, labels)
-                oof[family][test_idx] = proba
-                pred = np.array(labels)[proba.argmax(1)]
-                scores[family].append(f1_score(y[test_idx], pred, average="macro", zero_division=0))
-        comparison = {f: float(np.mean(s)) for f, s in scores.items()}
-        best = max(families, key=lambda f: (comparison[f], -families.index(f)))
-    else:
-        best = families[0]
-    pipe = Pipeline([("features", make_features(ccfg, blocks)), ("clf", make_classifier(best, ccfg, seed))])
-    if weights is None:
-        pipe.fit(features, y)
-    else:
-        pipe.fit(features, y, clf__sample_weight=weights)
-    return HeadResult(pipe, best, [str(c) for c in pipe.classes_], comparison,
-                      oof.get(best) if oof else None)
+    if folds < 2 or not cross_validate:
+        return Selection(families[0], labels=labels)
+    scores = {f: [] for f in families}
+    oof = {f: np.zeros((len(y), len(labels))) for f in families}
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    strata = np.where(eval_mask, y, "__aux__")
+    for train_idx, test_idx in splitter.split(features, strata):
+        test_idx = test_idx[eval_mask[test_idx]]
+        vec = make_features(ccfg).fit(features.iloc[train_idx])
+        columns, scale = block_columns(vec, blocks, ccfg)
+        X_train = head_matrix(vec.transform(features.iloc[train_idx]), columns, scale)
+        X_test = head_matrix(vec.transform(features.iloc[test_idx]), columns, scale)
+        w = None if weights is None else weights[train_idx]
+        for family in families:
+            clf = _fit(make_classifier(family, ccfg, seed), X_train, y[train_idx], w)
+            proba = _aligned_proba(clf, X_test, labels)
+            oof[family][test_idx] = proba
+            pred = np.array(labels)[proba.argmax(1)]
+            scores[family].append(f1_score(y[test_idx], pred, average="macro", zero_division=0))
+    comparison = {f: float(np.mean(s)) for f, s in scores.items()}
+    best = max(families, key=lambda f: (comparison[f], -families.index(f)))
+    return Selection(best, comparison, oof[best], labels)
+
+
+def fit_shared_features(frames: list[pd.DataFrame], ccfg: dict) -> ColumnTransformer:
+    """One vectoriser over every head's training texts: a comment is vectorised once, not per head."""
+    return make_features(ccfg).fit(with_marks(pd.concat(frames, ignore_index=True)))
+
+
+def fit_head(shared: ColumnTransformer, features: pd.DataFrame, y: np.ndarray, family: str, blocks: list[str],
+             ccfg: dict, seed: int, weights: np.ndarray | None = None) -> Head:
+    columns, scale = block_columns(shared, blocks, ccfg)
+    X = head_matrix(transform(shared, features), columns, scale)
+    return Head(shared, _fit(make_classifier(family, ccfg, seed), X, y, weights), columns, scale)
 
 
 def _aligned_proba(clf, X, labels: list[str]) -> np.ndarray:
@@ -176,25 +217,16 @@ def _aligned_proba(clf, X, labels: list[str]) -> np.ndarray:
     return out
 
 
-def predict_proba(pipe: Pipeline, features: pd.DataFrame) -> np.ndarray:
-    return pipe.predict_proba(with_marks(features))
-
-
-def transform(pipe: Pipeline, features: pd.DataFrame) -> sparse.csr_matrix:
-    return pipe.named_steps["features"].transform(with_marks(features))
-
-
-def transform_and_predict(pipe: Pipeline, features: pd.DataFrame) -> tuple[sparse.csr_matrix, np.ndarray]:
-    """The feature matrix and probabilities in one pass (the matrix is reused for evidence)."""
-    X = transform(pipe, features)
-    return X, pipe.named_steps["clf"].predict_proba(X)
+def transform(shared: ColumnTransformer, features: pd.DataFrame) -> sparse.csr_matrix:
+    """The shared feature matrix of a feature frame."""
+    return sparse.csr_matrix(shared.transform(with_marks(features)))
 
 
 # ---------------------------------------------------------------- evidence
 
-def class_weights(pipe: Pipeline) -> np.ndarray:
-    """(n_classes, n_features) linear weights of the fitted classifier, for explaining a prediction."""
-    clf = pipe.named_steps["clf"]
+def class_weights(head: Head) -> np.ndarray:
+    """(n_classes, n_head_columns) linear weights of the fitted classifier, for explaining a prediction."""
+    clf = head.clf
     if isinstance(clf, CalibratedClassifierCV):
         mats = []
         for cc in clf.calibrated_classifiers_:
@@ -214,8 +246,8 @@ def _full_coef(coef: np.ndarray, n_classes: int) -> np.ndarray:
     return coef
 
 
-def feature_names(pipe: Pipeline) -> np.ndarray:
-    names = pipe.named_steps["features"].get_feature_names_out()
+def feature_names(head: Head) -> np.ndarray:
+    names = head.features.get_feature_names_out()[head.columns]
     return np.array([n.split("__", 1)[1] if "__" in n else n for n in names], dtype=object)
 
 
@@ -227,11 +259,13 @@ def top_features(X: sparse.csr_matrix, rows_class: np.ndarray, weights: np.ndarr
     row_of = np.repeat(np.arange(X.shape[0]), counts)
     # Every non-zero's contribution at once, then one sort by (row, −contribution).
     contrib = X.data * weights[rows_class[row_of], X.indices]
-    order = np.lexsort((-contrib, row_of))
+    positive = np.flatnonzero(contrib > 0)
+    order = positive[np.lexsort((-contrib[positive], row_of[positive]))]
+    # Rank within the row; a few spare candidates per row cover the ones _shown() filters out.
+    starts = np.searchsorted(row_of[order], row_of[order], side="left")
+    order = order[np.arange(len(order)) - starts < 4 * k]
     out: list[list[str]] = [[] for _ in range(X.shape[0])]
     for pos in order:
-        if contrib[pos] <= 0:
-            continue
         picked = out[row_of[pos]]
         if len(picked) == k:
             continue
@@ -261,19 +295,18 @@ def library_versions() -> dict:
             "snownlp": version("snownlp"), "numpy": np.__version__, "pandas": pd.__version__}
 
 
-def compact(pipe: Pipeline) -> Pipeline:
+def compact(features: ColumnTransformer) -> ColumnTransformer:
     """Drop what only serves introspection and store vocabularies as plain ints: a vectoriser's
     `stop_words_` can hold every pruned n-gram, and numpy ints become one file each in skops."""
-    features = pipe.named_steps.get("features")
     for _name, vec, _cols in getattr(features, "transformers_", []):
         if hasattr(vec, "stop_words_"):
             del vec.stop_words_
         if hasattr(vec, "vocabulary_"):
             vec.vocabulary_ = {str(k): int(v) for k, v in vec.vocabulary_.items()}
-    return pipe
+    return features
 
 
-def save_model(model_dir: Path, heads: dict[str, Pipeline], meta: dict, cfg: dict, taxonomy_raw: dict) -> None:
+def save_model(model_dir: Path, heads: dict[str, Head], meta: dict, cfg: dict, taxonomy_raw: dict) -> None:
     """Write the model folder atomically: model.skops, meta.json, config.yaml, taxonomy.yaml."""
     import skops.io as sio
 
@@ -284,8 +317,9 @@ def save_model(model_dir: Path, heads: dict[str, Pipeline], meta: dict, cfg: dic
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     import zipfile
-    sio.dump({name: compact(pipe) for name, pipe in heads.items()}, tmp / MODEL_FILE,
-             compression=zipfile.ZIP_DEFLATED)
+    shared = compact(next(iter(heads.values())).features)
+    payload = {"features": shared, "heads": {name: head.saved() for name, head in heads.items()}}
+    sio.dump(payload, tmp / MODEL_FILE, compression=zipfile.ZIP_DEFLATED)
     untrusted = stored_types(tmp / MODEL_FILE) - set(TRUSTED_TYPES)
     if untrusted:
         raise DiaoyanError(f"model would contain types outside the trusted list: {sorted(untrusted)}",
@@ -331,7 +365,7 @@ def stored_types(path: Path) -> set[str]:
     return found
 
 
-def load_heads(model_dir: Path) -> tuple[dict[str, Pipeline], dict]:
+def load_heads(model_dir: Path) -> tuple[dict[str, Head], dict]:
     """Load model.skops trusting only TRUSTED_TYPES, and meta.json."""
     import skops.io as sio
 
@@ -349,6 +383,8 @@ def load_heads(model_dir: Path) -> tuple[dict[str, Pipeline], dict]:
     if refused:
         raise DiaoyanError(f"model file contains types outside the trusted list {sorted(refused)}; "
                            "refusing to load", path=str(path), hint="retrain it with `make train`")
-    heads = sio.load(path, trusted=sorted(types))
+    payload = sio.load(path, trusted=sorted(types))
+    heads = {name: Head(payload["features"], h["clf"], h["columns"], h["scale"])
+             for name, h in payload["heads"].items()}
     meta = json.loads((model_dir / META_FILE).read_text(encoding="utf-8"))
     return heads, meta

@@ -33,14 +33,14 @@ def run(frame: pd.DataFrame, model: classify.Model, cfg: dict) -> tuple[pd.DataF
     """Rows with `text` → rows with prediction columns (input columns first, untouched)."""
     texts = frame["text"].fillna("").astype(str).tolist()
     tokens = [" ".join(t) for t in model.features.tokenize(texts)]
-    feats = model.features.frame(texts, tokens)
-    pred = classify.predict(model, texts, tokens, cfg["classifier"], feats)
+    X = model.matrix(texts, tokens)
+    pred = classify.predict(model, texts, tokens, cfg["classifier"], X)
     notices = [f"the model has no {h} head (no {h} labels in its training data): {h} columns are empty"
                for h in ("topic", "kind", "sentiment") if not model.has(h)]
     backend = cfg["sentiment"]["backend"]
     if backend == "snownlp" or model.has("sentiment"):
         scores = np.clip(sentiment.score(texts, tokens, model, backend, cfg["sentiment"]["contrast_weight"],
-                                         feats), 0, 1)
+                                         X), 0, 1)
         pred["sentiment"] = np.round(scores, 4)
         pred["sentiment_label"] = sentiment.label(scores, cfg["sentiment"])
     else:

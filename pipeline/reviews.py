@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline import models
 from pipeline.corpus import REVIEWED_FILE, SENTIMENT_LABELS
 from pipeline.errors import DiaoyanError
 from pipeline.io import atomic_write, neutralise, write_text
@@ -193,16 +192,16 @@ def suggest(src: Path, dst: Path, model, taxonomy: Taxonomy, cfg: dict, n: int) 
         raise DiaoyanError("no unlabelled comments to suggest", path=str(src))
     texts = frame["text"].tolist()
     tokens = [" ".join(t) for t in model.features.tokenize(texts)]
-    feats = model.features.frame(texts, tokens)
+    X = model.matrix(texts, tokens)
     uncertainty = np.zeros(len(texts))
     heads = [h for h in ("topic", "kind") if model.has(h)]
     for head in heads:
-        proba = np.sort(models.predict_proba(model.heads[head], feats), axis=1)
+        proba = np.sort(model.heads[head].proba(X), axis=1)
         uncertainty += 1 - (proba[:, -1] - proba[:, -2])  # small margin → informative
     uncertainty /= max(len(heads), 1)
-    vectors = models.transform(model.heads[heads[0]], feats) if heads else None
+    vectors = model.heads[heads[0]].matrix(X) if heads else X
     picks = select_informative(texts, uncertainty, vectors, n)
-    pred = predict(model, [texts[i] for i in picks], [tokens[i] for i in picks], cfg["classifier"])
+    pred = predict(model, [texts[i] for i in picks], [tokens[i] for i in picks], cfg["classifier"], X[picks])
     out = pd.DataFrame({
         "comment_id": frame["comment_id"].iloc[picks].to_numpy() if "comment_id" in frame else "",
         "source": frame["source"].iloc[picks].to_numpy() if "source" in frame else Path(src).name,

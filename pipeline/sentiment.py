@@ -66,15 +66,16 @@ def training_targets(frame: pd.DataFrame, general: pd.DataFrame, general_weight:
     return texts, np.array(y), np.array(w), np.array(mask)
 
 
-def domain_scores(pipe, builder, texts: list[str], tokens: list[str], contrast_weight: float,
-                  feats: pd.DataFrame | None = None) -> np.ndarray:
+def domain_scores(head, builder, texts: list[str], tokens: list[str], contrast_weight: float,
+                  X=None) -> np.ndarray:
     """P(pos) from the domain model. Where a contrast turn (虽然…但是…, 不是…而是…) is followed by a
     clause, that clause carries the judgement: its own score is blended in with contrast_weight."""
-    def p_pos(t, k, f=None):
-        proba = models.predict_proba(pipe, builder.frame(t, k) if f is None else f)
-        return proba[:, list(pipe.classes_).index("pos")]
+    def p_pos(t, k, matrix=None):
+        if matrix is None:
+            matrix = models.transform(head.features, builder.frame(t, k))
+        return head.proba(matrix)[:, list(head.classes_).index("pos")]
 
-    scores = p_pos(texts, tokens, feats)
+    scores = p_pos(texts, tokens, X)
     after = [(i, builder.after_turn(k.split())) for i, k in enumerate(tokens)]
     after = [(i, rest) for i, rest in after if rest]
     if after and contrast_weight > 0:
@@ -85,7 +86,7 @@ def domain_scores(pipe, builder, texts: list[str], tokens: list[str], contrast_w
 
 
 def score(texts: list[str], tokens: list[str] | None, model, backend: str,
-          contrast_weight: float = 0.6, feats: pd.DataFrame | None = None) -> np.ndarray:
+          contrast_weight: float = 0.6, X=None) -> np.ndarray:
     """Sentiment scores for texts with the chosen backend."""
     if backend == "snownlp":
         return snownlp_scores(texts)
@@ -97,7 +98,7 @@ def score(texts: list[str], tokens: list[str] | None, model, backend: str,
                                 "or set sentiment.backend: snownlp")
     if tokens is None:
         tokens = [" ".join(t) for t in model.features.tokenize(texts)]
-    return domain_scores(model.heads["sentiment"], model.features, texts, tokens, contrast_weight, feats)
+    return domain_scores(model.heads["sentiment"], model.features, texts, tokens, contrast_weight, X)
 
 
 def run(comments: pd.DataFrame, model, cfg: dict) -> pd.DataFrame:
