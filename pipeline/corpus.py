@@ -8,6 +8,7 @@ import pandas as pd
 
 from pipeline.config import checksum_bytes
 from pipeline.errors import DiaoyanError
+from pipeline.io import read_text_csv
 from pipeline.taxonomy import Taxonomy
 
 SENTIMENT_LABELS = ("pos", "neu", "neg")
@@ -17,16 +18,7 @@ LABEL_COLUMNS = ("topic", "kind", "sentiment")
 
 def read_labelled(path: Path) -> pd.DataFrame:
     """One labelled CSV → frame with `text` and label columns, tagged with file and line."""
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise DiaoyanError("labelled CSV must be UTF-8", path=str(path),
-                           hint="re-save it as UTF-8 (Excel: CSV UTF-8)") from None
-    except pd.errors.ParserError as err:
-        raise DiaoyanError(f"malformed CSV: {err}", path=str(path)) from None
-    if "text" not in frame.columns:
-        raise DiaoyanError(f"labelled CSV has no 'text' column (columns: {list(frame.columns)})",
-                           path=str(path), hint="the file needs at least text,topic")
+    frame = read_text_csv(path, hint="a labelled file needs at least text,topic")
     frame["file"] = path.name
     frame["line"] = range(2, len(frame) + 2)
     return frame

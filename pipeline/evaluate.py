@@ -107,24 +107,17 @@ def _head_eval(head: str, model: Model, taxonomy: Taxonomy, train: pd.DataFrame,
     return out
 
 
-def _sentiment_eval(model: Model, test: pd.DataFrame, test_feats, social: pd.DataFrame | None,
-                    builder, cfg: dict) -> dict:
+def _sentiment_eval(model: Model, test: pd.DataFrame, social: pd.DataFrame | None, cfg: dict) -> dict:
     scfg = cfg["sentiment"]
     rows = (test["sentiment"] != "").to_numpy()
     texts = test.loc[rows, "text"].tolist()
-    feats = test_feats[rows].reset_index(drop=True)
     out: dict = {}
     for backend in sentiment.BACKENDS:
         if backend == "domain" and not model.has("sentiment"):
             continue
         started = time.perf_counter()
-        if backend == "domain":
-            # Whole cost per sentence: tokenising and features included.
-            tokens = [" ".join(t) for t in builder.tokenize(texts)]
-            scores = sentiment.domain_scores(model.heads["sentiment"], builder, texts, tokens,
-                                             scfg["contrast_weight"])
-        else:
-            scores = sentiment.snownlp_scores(texts)
+        # Whole cost per sentence: tokenising and features included.
+        scores = sentiment.score(texts, None, model, backend, scfg["contrast_weight"])
         elapsed = time.perf_counter() - started
         report = binary_sentiment_report(test.loc[rows, "sentiment"].tolist(), scores,
                                          scfg["pos_threshold"], scfg["neg_threshold"])
@@ -135,13 +128,7 @@ def _sentiment_eval(model: Model, test: pd.DataFrame, test_feats, social: pd.Dat
             "achievement_scored_negative": _share(scores[kinds == "achievement"] <= scfg["neg_threshold"]),
         }
         if social is not None:
-            s_texts = social["text"].tolist()
-            if backend == "domain":
-                toks = [" ".join(t) for t in builder.tokenize(s_texts)]
-                s_scores = sentiment.domain_scores(model.heads["sentiment"], builder, s_texts, toks,
-                                                   scfg["contrast_weight"])
-            else:
-                s_scores = sentiment.snownlp_scores(s_texts)
+            s_scores = sentiment.score(social["text"].tolist(), None, model, backend, scfg["contrast_weight"])
             report["social_posts"] = binary_sentiment_report(social["sentiment"].tolist(), s_scores,
                                                              scfg["pos_threshold"], scfg["neg_threshold"])
         out[backend] = report
@@ -176,7 +163,7 @@ def run(model: Model, taxonomy: Taxonomy, labelled: Path, cfg: dict, social_path
         social = None
         if social_path is not None and Path(social_path).exists():
             social = pd.read_csv(social_path, dtype=str, keep_default_na=False)
-        metrics["sentiment"] = _sentiment_eval(model, test, test_feats, social, builder, cfg)
+        metrics["sentiment"] = _sentiment_eval(model, test, social, cfg)
     return metrics
 
 

@@ -10,6 +10,8 @@ from typing import Callable
 
 import pandas as pd
 
+from pipeline.errors import DiaoyanError
+
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -63,3 +65,20 @@ def write_csv(path: Path, frame: pd.DataFrame) -> Path:
     """UTF-8 with BOM (so Excel opens Chinese correctly), formulas neutralised, LF line ends."""
     data = neutralise_frame(frame).to_csv(index=False, lineterminator="\n")
     return write_bytes(path, data.encode("utf-8-sig"))
+
+
+def read_text_csv(path: Path, hint: str) -> pd.DataFrame:
+    """A UTF-8 CSV (BOM allowed) with a `text` column, every cell as a string; clear errors otherwise."""
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise DiaoyanError("CSV file not found", path=str(path)) from None
+    except UnicodeDecodeError as err:
+        raise DiaoyanError(f"CSV is not UTF-8 (byte {err.start})", path=str(path),
+                           hint="re-save it as UTF-8 (Excel: 'CSV UTF-8')") from None
+    except pd.errors.ParserError as err:
+        raise DiaoyanError(f"malformed CSV: {err}", path=str(path)) from None
+    if "text" not in frame.columns:
+        raise DiaoyanError(f"CSV has no 'text' column (columns: {list(frame.columns)})", path=str(path),
+                           hint=hint)
+    return frame

@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 import yaml
 from scipy import sparse
-from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
@@ -287,7 +286,6 @@ def library_versions() -> dict:
     import jieba
     import sklearn
     import skops
-    import snownlp  # noqa: F401
     import spacy
     from importlib.metadata import version
     return {"python": platform.python_version(), "scikit-learn": sklearn.__version__,

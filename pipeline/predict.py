@@ -8,25 +8,12 @@ import numpy as np
 import pandas as pd
 
 from pipeline import classify, sentiment
-from pipeline.errors import DiaoyanError
-from pipeline.io import write_text
+from pipeline.io import read_text_csv, write_text
 from pipeline.schema import PREDICTION_COLUMNS
 
 
 def read_input(path: Path) -> pd.DataFrame:
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise DiaoyanError("input CSV not found", path=str(path)) from None
-    except UnicodeDecodeError as err:
-        raise DiaoyanError(f"input CSV is not UTF-8 (byte {err.start})", path=str(path),
-                           hint="re-save it as UTF-8 (Excel: 'CSV UTF-8')") from None
-    except pd.errors.ParserError as err:
-        raise DiaoyanError(f"malformed CSV: {err}", path=str(path)) from None
-    if "text" not in frame.columns:
-        raise DiaoyanError(f"input CSV has no 'text' column (columns: {list(frame.columns)})",
-                           path=str(path), hint="name the comment column 'text'")
-    return frame
+    return read_text_csv(path, hint="name the comment column 'text'")
 
 
 def run(frame: pd.DataFrame, model: classify.Model, cfg: dict) -> tuple[pd.DataFrame, list[str]]:
