@@ -14,10 +14,12 @@ source              ingest     path relative to the input folder
 speaker             ingest     speaker label as written (名字, 发言人2, 问/答, 答卷17…); ``""`` if none
 speaker_title       ingest     role in parentheses after the label (``某局科长``), if any
 role                ingest     ``respondent`` | ``interviewer`` | ``header`` (title/date lines
-                               before the first turn of a labelled transcript)
+                               before the first turn of a labelled transcript, table captions,
+                               notes on a line of their own such as （记录整理：…）)
 region, org_type,   ingest     metadata from the manifest (or a survey row); defaults in config
 form, date
-question            ingest     survey question (column header) or docx table column, if any
+question            ingest     survey question as its whole column header (numbering kept), or a
+                               docx table's column header, if any
 turn                ingest     turn index within the document, from 0
 sentence_index      segment    comment index within the turn, from 0
 start, end          segment    character offsets into the document's normalised text: the
