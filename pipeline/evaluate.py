@@ -135,12 +135,39 @@ def _sentiment_eval(model: Model, test: pd.DataFrame, social: pd.DataFrame | Non
     return out
 
 
+def check_set_eval(model: Model, taxonomy: Taxonomy, frame: pd.DataFrame, cfg: dict) -> dict:
+    """Labelled comments from another source (e.g. a hand-labelled sample of real transcripts):
+    the closest thing to unseen real text; never used in training."""
+    texts = frame["text"].tolist()
+    tokens = [" ".join(t) for t in model.features.tokenize(texts)]
+    X = model.matrix(texts, tokens)
+    out: dict = {"n": int(len(frame))}
+    if model.has("topic") and "topic" in frame:
+        clf = model.heads["topic"]
+        primary, conf, _ = decide_topics(clf.proba(X), [str(c) for c in clf.classes_], taxonomy, cfg["classifier"])
+        out["topic"] = classification_report(frame["topic"], primary, taxonomy.labels, np.asarray(conf))
+    if model.has("kind") and "kind" in frame:
+        clf = model.heads["kind"]
+        proba = clf.proba(X)
+        out["kind"] = classification_report(frame["kind"], np.array(clf.classes_)[proba.argmax(1)],
+                                            list(taxonomy.kinds), proba.max(1))
+    if "sentiment" in frame:
+        scfg = cfg["sentiment"]
+        for backend in sentiment.BACKENDS:
+            if backend == "domain" and not model.has("sentiment"):
+                continue
+            scores = sentiment.score(texts, tokens, model, backend, scfg["contrast_weight"])
+            out[f"sentiment_{backend}"] = binary_sentiment_report(frame["sentiment"].tolist(), scores,
+                                                                  scfg["pos_threshold"], scfg["neg_threshold"])
+    return out
+
+
 def _share(mask: np.ndarray):
     return round(float(mask.mean()), 4) if len(mask) else None
 
 
 def run(model: Model, taxonomy: Taxonomy, labelled: Path, cfg: dict, social_path: Path | None = None,
-        progress=None) -> dict:
+        progress=None, check_sets: list[Path] | None = None) -> dict:
     """Every head evaluated on the held-out split and in CV, beside baselines."""
     say = progress or (lambda m: None)
     corpus = load_corpus(labelled, taxonomy)
@@ -164,6 +191,10 @@ def run(model: Model, taxonomy: Taxonomy, labelled: Path, cfg: dict, social_path
         if social_path is not None and Path(social_path).exists():
             social = pd.read_csv(social_path, dtype=str, keep_default_na=False)
         metrics["sentiment"] = _sentiment_eval(model, test, social, cfg)
+    for path in check_sets or []:
+        say(f"evaluating the check set {Path(path).name}")
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        metrics.setdefault("check_sets", {})[Path(path).name] = check_set_eval(model, taxonomy, frame, cfg)
     return metrics
 
 
@@ -199,4 +230,10 @@ def render(metrics: dict) -> str:
             sp = s["social_posts"]
             lines.append(f"  social posts: balanced accuracy {sp.get('balanced_accuracy', float('nan')):.3f}, "
                          f"AUC {sp.get('auc', float('nan')):.3f}")
+    for name, cs in metrics.get("check_sets", {}).items():
+        parts = [f"{h} macro-F1 {cs[h]['macro_f1']:.3f} (accuracy {cs[h]['accuracy']:.3f})" for h in ("topic", "kind") if h in cs]
+        if "sentiment_domain" in cs and "auc" in cs["sentiment_domain"]:
+            parts.append(f"sentiment AUC {cs['sentiment_domain']['auc']:.3f} (snownlp "
+                         f"{cs.get('sentiment_snownlp', {}).get('auc', float('nan')):.3f})")
+        lines.append(f"\n[check set {name}, n={cs['n']}] " + ", ".join(parts))
     return "\n".join(lines)
