@@ -158,12 +158,18 @@ def _fit(clf, X, y, weights):
 def select_family(features: pd.DataFrame, y: np.ndarray, ccfg: dict, seed: int, blocks: list[str],
                   weights: np.ndarray | None = None, eval_mask: np.ndarray | None = None,
                   families: list[str] | None = None, cross_validate: bool | None = None,
-                  folds: int | None = None) -> Selection:
+                  folds: int | None = None, max_rows: int | None = None) -> Selection:
     """Compare families under stratified k-fold CV (macro-F1 on eval_mask rows).
 
     Features are vectorised once per fold and shared by every family, which keeps selection cheap.
     With a single family there is nothing to select, so CV runs only when asked (evaluation).
+    Above max_rows, the comparison runs on a stratified sample of that size (it only ranks families).
     """
+    if max_rows and len(y) > max_rows and weights is None and eval_mask is None:
+        from sklearn.model_selection import train_test_split
+        keep, _ = train_test_split(np.arange(len(y)), train_size=max_rows, stratify=y, random_state=seed)
+        keep = np.sort(keep)
+        features, y = features.iloc[keep].reset_index(drop=True), y[keep]
     features = with_marks(features)
     families = families or ccfg["families"]
     labels = sorted(set(y))

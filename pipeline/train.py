@@ -41,7 +41,8 @@ def fit_heads(train: pd.DataFrame, taxonomy: Taxonomy, cfg: dict, progress=None)
         say(f"choosing a model family for {head} on {int(rows.sum())} comments")
         blocks = ccfg["feature_blocks"][head]
         head_feats, y = feats[rows].reset_index(drop=True), train.loc[rows, head].to_numpy()
-        choice = models.select_family(head_feats, y, ccfg, seed, blocks, folds=ccfg["selection_folds"])
+        choice = models.select_family(head_feats, y, ccfg, seed, blocks, folds=ccfg["selection_folds"],
+                                      max_rows=ccfg["selection_max_rows"])
         plans[head] = (head_feats, y, choice.family, blocks, ccfg, None)
         records[head] = {"family": choice.family, "labels": sorted(set(y)), "blocks": blocks,
                          "cv_macro_f1_by_family": choice.comparison, "n_train": int(rows.sum())}
