@@ -202,6 +202,21 @@ def _group_shares(table: pd.DataFrame, topic: str, limit: int = 4, min_base: int
     return "、".join(f"{g}{100 * s:.1f}%" for g, s in rows[:limit])
 
 
+def _kind_by_topic(tk, quotes, taxonomy, kind: str, per_section: int, heading, lead, empty: str) -> list:
+    """One numbered sub-section per topic that has comments of this kind: heading, count, quotes."""
+    out, number = [], 0
+    for topic in taxonomy.topic_ids:
+        n = int(tk.at[topic, kind]) if kind in tk else 0
+        if not n:
+            continue
+        name = taxonomy.name_of(topic)
+        out.append(Block("h3", f"（{CHINESE_ORDINALS[number]}）{heading(name)}"))
+        number += 1
+        out.append(Block("p", lead(name, n)))
+        out += [Block("quote", text, who) for text, who in _quotes_for(quotes, topic, kind, per_section)]
+    return out or [Block("p", empty)]
+
+
 def _quotes_for(quotes: pd.DataFrame, topic: str, kind: str, n: int) -> list[tuple[str, str]]:
     if quotes.empty or n <= 0:
         return []
@@ -261,18 +276,11 @@ def build_blocks(comments: pd.DataFrame, quotes: pd.DataFrame, summary: Summary,
     # ---- 一、主要成效
     blocks.append(Block("h2", "一、主要成效"))
     blocks.append(Block("p", f"受访者肯定成效的意见共{n_achieve}条，占全部意见的{pct(n_achieve, s.n_comments)}。"))
-    n_sub = 0
-    for topic in taxonomy.topic_ids:
-        n = int(tk.at[topic, "achievement"]) if "achievement" in tk else 0
-        if not n:
-            continue
-        n_sub += 1
-        blocks.append(Block("h3", f"（{CHINESE_ORDINALS[n_sub - 1]}）{taxonomy.name_of(topic)}"))
-        blocks.append(Block("p", f"肯定{taxonomy.name_of(topic)}方面成效的意见{n}条，占成效意见的{pct(n, n_achieve)}。"))
-        for text, who in _quotes_for(quotes, topic, "achievement", per_section):
-            blocks.append(Block("quote", text, who))
-    if not n_sub:
-        blocks.append(Block("p", "本次材料中未发现集中反映成效的意见。"))
+    blocks += _kind_by_topic(
+        tk, quotes, taxonomy, "achievement", per_section,
+        heading=lambda name: name,
+        lead=lambda name, n: f"肯定{name}方面成效的意见{n}条，占成效意见的{pct(n, n_achieve)}。",
+        empty="本次材料中未发现集中反映成效的意见。")
 
     # ---- 二、存在的问题
     blocks.append(Block("h2", "二、存在的问题"))
@@ -301,18 +309,11 @@ def build_blocks(comments: pd.DataFrame, quotes: pd.DataFrame, summary: Summary,
     # ---- 三、意见建议
     blocks.append(Block("h2", "三、意见建议"))
     blocks.append(Block("p", f"受访者提出的建议共{n_suggest}条，占全部意见的{pct(n_suggest, s.n_comments)}。"))
-    n_sub = 0
-    for topic in taxonomy.topic_ids:
-        n = int(tk.at[topic, "suggestion"]) if "suggestion" in tk else 0
-        if not n:
-            continue
-        n_sub += 1
-        blocks.append(Block("h3", f"（{CHINESE_ORDINALS[n_sub - 1]}）关于{taxonomy.name_of(topic)}"))
-        blocks.append(Block("p", f"相关建议{n}条，占建议总数的{pct(n, n_suggest)}。"))
-        for text, who in _quotes_for(quotes, topic, "suggestion", per_section):
-            blocks.append(Block("quote", text, who))
-    if not n_sub:
-        blocks.append(Block("p", "本次材料中未发现集中的意见建议。"))
+    blocks += _kind_by_topic(
+        tk, quotes, taxonomy, "suggestion", per_section,
+        heading=lambda name: f"关于{name}",
+        lead=lambda name, n: f"相关建议{n}条，占建议总数的{pct(n, n_suggest)}。",
+        empty="本次材料中未发现集中的意见建议。")
 
     # ---- 四、问卷评分
     if s.scores:
