@@ -78,5 +78,5 @@ def test_rows(corpus: pd.DataFrame) -> pd.DataFrame:
 
 def data_checksum(frame: pd.DataFrame) -> str:
     """Checksum of exactly the rows and labels a model learned from."""
-    cols = [c for c in ("text", "topic", "kind", "sentiment") if c in frame.columns]
+    cols = [c for c in ("text",) + LABEL_COLUMNS if c in frame.columns]
     return checksum_bytes(frame[cols].to_csv(index=False).encode("utf-8"))

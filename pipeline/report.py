@@ -593,25 +593,20 @@ def render_html(blocks: list[Block], svg: dict, deidentified: bool) -> str:
     if not deidentified:
         out.append(f'<div class="banner">{esc(NOT_DEIDENTIFIED)}</div>')
     out.append("<main>")
+    # Blocks that are just escaped text inside one element.
+    simple = {"title": ("<h1>", "</h1>"), "warning": ('<p class="warning">', "</p>"),
+              "meta": ('<p class="meta">', "</p>"), "h3": ("<h3>", "</h3>"), "p": ("<p>", "</p>"),
+              "item": ('<p class="item">', "</p>")}
     for b in blocks:
-        if b.kind == "title":
-            out.append(f"<h1>{esc(b.text)}</h1>")
-        elif b.kind == "warning":
-            out.append(f'<p class="warning">{esc(b.text)}</p>')
-        elif b.kind == "meta":
-            out.append(f'<p class="meta">{esc(b.text)}</p>')
+        if b.kind in simple:
+            opening, closing = simple[b.kind]
+            out.append(f"{opening}{esc(b.text)}{closing}")
         elif b.kind == "toc":
             items = "".join(f'<li><a href="#{anchors[id(h)]}">{esc(h.text)}</a></li>'
                             for h in blocks if h.kind == "h2")
             out.append(f'<nav class="toc"><strong>目录</strong><ol>{items}</ol></nav>')
         elif b.kind == "h2":
             out.append(f'<h2 id="{anchors[id(b)]}">{esc(b.text)}</h2>')
-        elif b.kind == "h3":
-            out.append(f"<h3>{esc(b.text)}</h3>")
-        elif b.kind == "p":
-            out.append(f"<p>{esc(b.text)}</p>")
-        elif b.kind == "item":
-            out.append(f'<p class="item">{esc(b.text)}</p>')
         elif b.kind == "quote":
             out.append(f"<blockquote>“{esc(_inner_quotes(b.text))}”<cite>——{esc(str(b.extra))}</cite></blockquote>")
         elif b.kind == "table":
