@@ -12,9 +12,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
+from joblib import Parallel, delayed
 from scipy import sparse
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import VotingClassifier
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
@@ -46,6 +48,7 @@ TRUSTED_TYPES = [
     "sklearn.linear_model._logistic.LogisticRegression",
     "sklearn.svm._classes.LinearSVC",
     "sklearn.naive_bayes.ComplementNB",
+    "sklearn.ensemble._voting.VotingClassifier",
     "sklearn.calibration.CalibratedClassifierCV",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
@@ -74,8 +77,25 @@ def make_features(ccfg: dict) -> ColumnTransformer:
     return ColumnTransformer([(b, every[b], b) for b in FEATURE_BLOCKS], sparse_threshold=1.0)
 
 
+ENSEMBLE = "ensemble"
+
+
+def ensemble_members(ccfg: dict) -> list[str]:
+    """The families the `ensemble` family averages: every other family listed in classifier.families."""
+    return [f for f in ccfg["families"] if f != ENSEMBLE]
+
+
 def make_classifier(family: str, ccfg: dict, seed: int):
     """A probabilistic linear classifier of the named family."""
+    if family == ENSEMBLE:
+        # Soft vote: the members' calibrated probabilities, averaged. Their errors differ (word
+        # weights, margins, counts), so the average beats each in CV on our topic labels.
+        members = ensemble_members(ccfg)
+        if len(members) < 2:
+            raise DiaoyanError("the ensemble family needs at least two other families in classifier.families",
+                               hint="e.g. families: [logreg, linear_svm, complement_nb, ensemble]")
+        return VotingClassifier([(f, make_classifier(f, ccfg, seed)) for f in members], voting="soft",
+                                n_jobs=ccfg.get("n_jobs", 1))
     if family == "logreg":
         # newton-cg: same solution as lbfgs on these sparse n-gram features, many times faster.
         return LogisticRegression(C=ccfg["C"], solver="newton-cg", max_iter=1000, class_weight="balanced")
@@ -85,7 +105,7 @@ def make_classifier(family: str, ccfg: dict, seed: int):
     if family == "complement_nb":
         return CalibratedClassifierCV(ComplementNB(alpha=ccfg["nb_alpha"]), method="sigmoid", cv=3)
     raise DiaoyanError(f"unknown classifier family {family!r}",
-                       hint="classifier.families takes logreg, linear_svm, complement_nb")
+                       hint="classifier.families takes logreg, linear_svm, complement_nb, ensemble")
 
 
 def with_marks(frame: pd.DataFrame) -> pd.DataFrame:
@@ -191,15 +211,24 @@ def select_family(features: pd.DataFrame, y: np.ndarray, ccfg: dict, seed: int, 
         X_train = head_matrix(vec.transform(features.iloc[train_idx]), columns, scale)
         X_test = head_matrix(vec.transform(features.iloc[test_idx]), columns, scale)
         w = None if weights is None else weights[train_idx]
-        for family in families:
-            clf = _fit(make_classifier(family, ccfg, seed), X_train, y[train_idx], w)
-            proba = _aligned_proba(clf, X_test, labels)
+        fitted = [f for f in families if f != ENSEMBLE]
+        probas = Parallel(n_jobs=min(ccfg.get("n_jobs", 1), len(fitted)))(
+            delayed(_fold_proba)(make_classifier(f, ccfg, seed), X_train, y[train_idx], w, X_test, labels)
+            for f in fitted)
+        fold_proba = dict(zip(fitted, probas))
+        if ENSEMBLE in families:  # the soft vote of the members just fitted: no extra fit needed
+            fold_proba[ENSEMBLE] = np.mean([fold_proba[f] for f in ensemble_members({"families": families})], axis=0)
+        for family, proba in fold_proba.items():
             oof[family][test_idx] = proba
             pred = np.array(labels)[proba.argmax(1)]
             scores[family].append(f1_score(y[test_idx], pred, average="macro", zero_division=0))
     comparison = {f: float(np.mean(s)) for f, s in scores.items()}
     best = max(families, key=lambda f: (comparison[f], -families.index(f)))
     return Selection(best, comparison, oof[best], labels)
+
+
+def _fold_proba(clf, X_train, y_train, weights, X_test, labels: list[str]) -> np.ndarray:
+    return _aligned_proba(_fit(clf, X_train, y_train, weights), X_test, labels)
 
 
 def fit_shared_features(frames: list[pd.DataFrame], ccfg: dict) -> ColumnTransformer:
@@ -231,7 +260,14 @@ def transform(shared: ColumnTransformer, features: pd.DataFrame) -> sparse.csr_m
 
 def class_weights(head: Head) -> np.ndarray:
     """(n_classes, n_head_columns) linear weights of the fitted classifier, for explaining a prediction."""
-    clf = head.clf
+    return _classifier_weights(head.clf)
+
+
+def _classifier_weights(clf) -> np.ndarray:
+    if isinstance(clf, VotingClassifier):
+        # Members' weights are on different scales: normalise each before averaging.
+        mats = [_classifier_weights(m) for m in clf.estimators_]
+        return np.mean([m / (np.abs(m).max() or 1.0) for m in mats], axis=0)
     if isinstance(clf, CalibratedClassifierCV):
         mats = []
         for cc in clf.calibrated_classifiers_:

@@ -220,3 +220,25 @@ def test_public_taxonomy_retrains_without_code_change(fast_cfg):
     assert (out["n_train"], out["n_test"]) == (750, 250)
     assert out["macro_f1"] > 0.7
     assert out["macro_f1"] >= out["char_tfidf_svm_macro_f1"] - 0.05
+
+
+def test_ensemble_family_saves_loads_and_explains(cfg, tmp_path):
+    """The soft vote of every other family: same probabilities after a skops round trip, and
+    evidence weights with one row per class."""
+    from pipeline.classify import feature_builder
+
+    tax = parse_taxonomy(SMALL_TAXONOMY)
+    texts = [t for texts in SMALL_TEXTS.values() for t in texts]
+    y = np.array([topic for topic, texts in SMALL_TEXTS.items() for _ in texts])
+    ccfg = {**cfg["classifier"], "min_df": 1}
+    builder = feature_builder(cfg, tax)
+    feats = builder.frame(texts, [" ".join(t) for t in builder.tokenize(texts)])
+    shared = models.fit_shared_features([feats], ccfg)
+    head = models.fit_head(shared, feats, y, models.ENSEMBLE, ["words", "chars"], ccfg, cfg["seed"])
+    assert [name for name, _ in head.clf.estimators] == models.ensemble_members(ccfg)
+    models.save_model(tmp_path / "m", {"topic": head}, {"taxonomy_checksum": tax.checksum}, cfg, tax.raw)
+    loaded, _ = models.load_heads(tmp_path / "m")
+    np.testing.assert_array_equal(head.predict_proba(feats), loaded["topic"].predict_proba(feats))
+    proba = head.predict_proba(feats)
+    assert (np.array(head.classes_)[proba.argmax(1)] == y).mean() > 0.8  # it fits its own data
+    assert models.class_weights(loaded["topic"]).shape == (len(SMALL_TEXTS), len(head.columns))
