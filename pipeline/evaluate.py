@@ -17,6 +17,7 @@ from pipeline import models, sentiment
 from pipeline.classify import Model, decide_topics
 from pipeline.corpus import load_corpus, test_rows, training_rows
 from pipeline.io import write_json
+from pipeline.train import fit_heads, head_config
 from pipeline.metrics import binary_sentiment_report, classification_report
 from pipeline.taxonomy import Taxonomy
 
@@ -95,7 +96,7 @@ def _head_eval(head: str, model: Model, taxonomy: Taxonomy, train: pd.DataFrame,
         out["baselines_test"]["cue_words"] = classification_report(y_test, cue_baseline(list(test_texts)),
                                                                    labels)["macro_f1"]
     # 5-fold CV on the training split: every family compared; the chosen family's out-of-fold report.
-    result = models.select_family(train_feats[tr].reset_index(drop=True), y_train, ccfg, seed,
+    result = models.select_family(train_feats[tr].reset_index(drop=True), y_train, head_config(ccfg, head), seed,
                                   ccfg["feature_blocks"][head], cross_validate=True)
     cv_pred = np.array(result.labels)[result.oof_proba.argmax(1)]
     out["cv"] = {"folds": ccfg["cv_folds"], "macro_f1_by_family": result.comparison, "chosen": result.family,
@@ -168,7 +169,6 @@ def public_taxonomy_eval(cfg: dict, progress=None) -> dict:
     from sklearn.metrics import f1_score
 
     from pipeline.taxonomy import parse_taxonomy
-    from pipeline.train import fit_heads
 
     ecfg, seed = cfg["evaluate"], cfg["seed"]
     reviews = sentiment.general_examples(ecfg["public_samples"], seed + 1)

@@ -132,6 +132,19 @@ def block_columns(features: ColumnTransformer, blocks: list[str], ccfg: dict) ->
     return np.concatenate(cols), np.concatenate(scale)
 
 
+def head_columns(features: ColumnTransformer, X_train: sparse.spmatrix, blocks: list[str],
+                 ccfg: dict) -> tuple[np.ndarray, np.ndarray]:
+    """block_columns, keeping only n-grams seen in at least ccfg['column_min_df'] of the head's own
+    training comments: the shared vectoriser keeps rare n-grams for heads that gain from them."""
+    columns, scale = block_columns(features, blocks, ccfg)
+    min_df = int(ccfg.get("column_min_df", 1))
+    if min_df > 1:
+        seen = np.asarray((sparse.csc_matrix(X_train)[:, columns] != 0).sum(0)).ravel()
+        keep = seen >= min_df
+        columns, scale = columns[keep], scale[keep]
+    return columns, scale
+
+
 def head_matrix(X: sparse.spmatrix, columns: np.ndarray, scale: np.ndarray) -> sparse.csr_matrix:
     return sparse.csr_matrix(sparse.csr_matrix(X)[:, columns].multiply(scale[None, :]))
 
@@ -207,8 +220,9 @@ def select_family(features: pd.DataFrame, y: np.ndarray, ccfg: dict, seed: int, 
     for train_idx, test_idx in splitter.split(features, strata):
         test_idx = test_idx[eval_mask[test_idx]]
         vec = make_features(ccfg).fit(features.iloc[train_idx])
-        columns, scale = block_columns(vec, blocks, ccfg)
-        X_train = head_matrix(vec.transform(features.iloc[train_idx]), columns, scale)
+        X_all = vec.transform(features.iloc[train_idx])
+        columns, scale = head_columns(vec, X_all, blocks, ccfg)
+        X_train = head_matrix(X_all, columns, scale)
         X_test = head_matrix(vec.transform(features.iloc[test_idx]), columns, scale)
         w = None if weights is None else weights[train_idx]
         fitted = [f for f in families if f != ENSEMBLE]
@@ -238,8 +252,9 @@ def fit_shared_features(frames: list[pd.DataFrame], ccfg: dict) -> ColumnTransfo
 
 def fit_head(shared: ColumnTransformer, features: pd.DataFrame, y: np.ndarray, family: str, blocks: list[str],
              ccfg: dict, seed: int, weights: np.ndarray | None = None) -> Head:
-    columns, scale = block_columns(shared, blocks, ccfg)
-    X = head_matrix(transform(shared, features), columns, scale)
+    X_all = transform(shared, features)
+    columns, scale = head_columns(shared, X_all, blocks, ccfg)
+    X = head_matrix(X_all, columns, scale)
     return Head(shared, _fit(make_classifier(family, ccfg, seed), X, y, weights), columns, scale)
 
 

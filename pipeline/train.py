@@ -21,6 +21,11 @@ from pipeline.taxonomy import Taxonomy
 log = logging.getLogger(__name__)
 
 
+def head_config(ccfg: dict, head: str) -> dict:
+    """The classifier config one head sees: its own column_min_df (classifier.head_min_df)."""
+    return {**ccfg, "column_min_df": (ccfg.get("head_min_df") or {}).get(head, 1)}
+
+
 def fit_heads(train: pd.DataFrame, taxonomy: Taxonomy, cfg: dict, progress=None) -> tuple[dict, dict, "object"]:
     """Training rows → ({head: fitted Head}, {head: selection record}, feature builder).
 
@@ -39,11 +44,11 @@ def fit_heads(train: pd.DataFrame, taxonomy: Taxonomy, cfg: dict, progress=None)
             log.warning("no %s labels in the training data: the %s head is left out", head, head)
             continue
         say(f"choosing a model family for {head} on {int(rows.sum())} comments")
-        blocks = ccfg["feature_blocks"][head]
+        blocks, hcfg = ccfg["feature_blocks"][head], head_config(ccfg, head)
         head_feats, y = feats[rows].reset_index(drop=True), train.loc[rows, head].to_numpy()
-        choice = models.select_family(head_feats, y, ccfg, seed, blocks, folds=ccfg["selection_folds"],
+        choice = models.select_family(head_feats, y, hcfg, seed, blocks, folds=ccfg["selection_folds"],
                                       max_rows=ccfg["selection_max_rows"])
-        plans[head] = (head_feats, y, choice.family, blocks, ccfg, None)
+        plans[head] = (head_feats, y, choice.family, blocks, hcfg, None)
         records[head] = {"family": choice.family, "labels": sorted(set(y)), "blocks": blocks,
                          "cv_macro_f1_by_family": choice.comparison, "n_train": int(rows.sum())}
     if "sentiment" in train and (train["sentiment"] != "").any():
@@ -52,7 +57,7 @@ def fit_heads(train: pd.DataFrame, taxonomy: Taxonomy, cfg: dict, progress=None)
             pd.DataFrame(columns=["text", "sentiment"])
         texts, y, w, _mask = training_targets(rows, general, scfg["general_weight"])
         s_feats = builder.frame(texts, [" ".join(t) for t in builder.tokenize(texts)])
-        s_cfg = {**ccfg, "C": scfg["C"]}
+        s_cfg = {**head_config(ccfg, "sentiment"), "C": scfg["C"]}
         plans["sentiment"] = (s_feats, y, scfg["families"][0], scfg["feature_blocks"], s_cfg, w)
         records["sentiment"] = {"family": scfg["families"][0], "labels": sorted(set(y)),
                                 "blocks": scfg["feature_blocks"], "n_train": int(len(rows)),
