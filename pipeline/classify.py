@@ -108,7 +108,7 @@ def predict(model: Model, texts: list[str], tokens: list[str] | None, ccfg: dict
         clf = model.heads[head]
         labels = [str(c) for c in clf.classes_]
         Xh = clf.matrix(X)
-        proba = clf.clf.predict_proba(Xh)
+        proba = clf.proba_of_matrix(Xh)
         if head == "topic":
             primary, conf, multi = decide_topics(proba, labels, model.taxonomy, ccfg)
             out["topic"], out["topic_confidence"], out["topics"] = primary, conf, multi

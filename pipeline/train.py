@@ -48,9 +48,13 @@ def fit_heads(train: pd.DataFrame, taxonomy: Taxonomy, cfg: dict, progress=None)
         head_feats, y = feats[rows].reset_index(drop=True), train.loc[rows, head].to_numpy()
         choice = models.select_family(head_feats, y, hcfg, seed, blocks, folds=ccfg["selection_folds"],
                                       max_rows=ccfg["selection_max_rows"])
+        temperature = 1.0
+        if ccfg.get("calibrate_temperature", True) and choice.oof_proba is not None:
+            temperature = models.fit_temperature(choice.oof_proba, choice.y, choice.labels)
         plans[head] = (head_feats, y, choice.family, blocks, hcfg, None)
         records[head] = {"family": choice.family, "labels": sorted(set(y)), "blocks": blocks,
-                         "cv_macro_f1_by_family": choice.comparison, "n_train": int(rows.sum())}
+                         "cv_macro_f1_by_family": choice.comparison, "n_train": int(rows.sum()),
+                         "temperature": temperature}
     if "sentiment" in train and (train["sentiment"] != "").any():
         rows = train[train["sentiment"] != ""]
         general = general_examples(scfg["general_samples"], seed) if scfg["general_weight"] > 0 else \
@@ -70,6 +74,8 @@ def fit_heads(train: pd.DataFrame, taxonomy: Taxonomy, cfg: dict, progress=None)
     shared = models.fit_shared_features([feats], ccfg)
     heads = {head: models.fit_head(shared, f, y, family, blocks, hcfg, seed, w)
              for head, (f, y, family, blocks, hcfg, w) in plans.items()}
+    for head, record in records.items():
+        heads[head].temperature = record.get("temperature", 1.0)
     return heads, records, builder
 
 

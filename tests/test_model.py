@@ -236,9 +236,38 @@ def test_ensemble_family_saves_loads_and_explains(cfg, tmp_path):
     shared = models.fit_shared_features([feats], ccfg)
     head = models.fit_head(shared, feats, y, models.ENSEMBLE, ["words", "chars"], ccfg, cfg["seed"])
     assert [name for name, _ in head.clf.estimators] == models.ensemble_members(ccfg)
+    head.temperature = 0.7
     models.save_model(tmp_path / "m", {"topic": head}, {"taxonomy_checksum": tax.checksum}, cfg, tax.raw)
     loaded, _ = models.load_heads(tmp_path / "m")
+    assert loaded["topic"].temperature == 0.7
     np.testing.assert_array_equal(head.predict_proba(feats), loaded["topic"].predict_proba(feats))
     proba = head.predict_proba(feats)
     assert (np.array(head.classes_)[proba.argmax(1)] == y).mean() > 0.8  # it fits its own data
     assert models.class_weights(loaded["topic"]).shape == (len(SMALL_TEXTS), len(head.columns))
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.lists(st.floats(0.01, 1.0), min_size=3, max_size=3), min_size=1, max_size=20),
+       st.floats(0.2, 5.0))
+def test_sharpen_keeps_rows_normalised_and_the_ranking(rows, temperature):
+    proba = np.array(rows) / np.array(rows).sum(1, keepdims=True)
+    out = models.sharpen(proba, temperature)
+    np.testing.assert_allclose(out.sum(1), 1.0)
+    assert (out.argmax(1) == proba.argmax(1)).all() or np.isclose(proba.max(1), np.sort(proba, 1)[:, -2]).any()
+
+
+def test_temperature_sharpens_under_confident_and_softens_over_confident_probabilities():
+    rng = np.random.default_rng(0)
+    labels = ["a", "b", "c"]
+    truth = rng.integers(0, 3, 600)
+    correct = rng.random(600) < 0.9             # the top class is right 90% of the time …
+    top = np.where(correct, truth, (truth + 1) % 3)
+    y = np.array(labels)[truth]
+
+    def with_top_probability(p):
+        proba = np.full((600, 3), (1 - p) / 2)
+        proba[np.arange(600), top] = p
+        return proba
+
+    assert models.fit_temperature(with_top_probability(0.6), y, labels) < 1   # … said with 0.6: too timid
+    assert models.fit_temperature(with_top_probability(0.99), y, labels) > 1  # … said with 0.99: too sure
