@@ -271,3 +271,27 @@ def test_temperature_sharpens_under_confident_and_softens_over_confident_probabi
 
     assert models.fit_temperature(with_top_probability(0.6), y, labels) < 1   # … said with 0.6: too timid
     assert models.fit_temperature(with_top_probability(0.99), y, labels) > 1  # … said with 0.99: too sure
+
+
+def test_evaluate_reports_every_head_beside_baselines(model, taxonomy, fast_cfg, tmp_path):
+    """make evaluate on a small slice of the corpus: held-out, CV, baselines, per-register
+    figures and the rendered summary all present."""
+    from pipeline import evaluate
+    from pipeline.config import apply_overrides, resolve
+    from pipeline.corpus import load_corpus
+
+    corpus = load_corpus(resolve(fast_cfg["paths"]["labelled"]), taxonomy)
+    small = pd.concat([group.head(25) for _, group in corpus.groupby(["split", "topic"])])
+    columns = ["id", "text", "topic", "topic2", "kind", "sentiment", "register", "voice", "split"]
+    small[columns].to_csv(tmp_path / "small.csv", index=False)
+    cfg = apply_overrides(fast_cfg, ["classifier.cv_folds=2", "evaluate.public_samples=0"])
+    metrics = evaluate.run(model, taxonomy, tmp_path / "small.csv", cfg)
+    topic = metrics["topic"]
+    assert topic["test"]["n"] == 150 and set(topic["test"]["by_register"]) <= {"spoken", "written"}
+    assert topic["test"]["accuracy"] <= topic["test"]["primary_or_second_accuracy"]
+    assert set(topic["baselines_test"]) == {"majority", "char_tfidf_svm", "seed_terms"}
+    assert topic["test"]["macro_f1"] > topic["baselines_test"]["majority"]
+    assert set(metrics["kind"]["baselines_test"]) == {"majority", "char_tfidf_svm", "cue_words"}
+    assert "public_taxonomy" not in metrics
+    text = evaluate.render(metrics)
+    assert "[topic] held-out macro-F1" in text and "by register" in text
