@@ -335,8 +335,21 @@ def _full_coef(coef: np.ndarray, n_classes: int) -> np.ndarray:
 
 
 def feature_names(head: Head) -> np.ndarray:
-    names = head.features.get_feature_names_out()[head.columns]
-    return np.array([n.split("__", 1)[1] if "__" in n else n for n in names], dtype=object)
+    """The head's column names. The shared vectoriser's names are built once per loaded model and
+    shared by every head: with every n-gram kept, building them takes about a second."""
+    shared = head.features
+    if getattr(shared, "_diaoyan_names", None) is None:
+        # Straight from each vectoriser's vocabulary: get_feature_names_out sorts every name again.
+        names = np.empty(max(part.stop for part in shared.output_indices_.values()), dtype=object)
+        for name, vectoriser, _columns in shared.transformers_:
+            part = shared.output_indices_.get(name)
+            if part is None or part.stop == part.start or not hasattr(vectoriser, "vocabulary_"):
+                continue
+            vocabulary = vectoriser.vocabulary_
+            names[part.start + np.fromiter(vocabulary.values(), dtype=np.int64, count=len(vocabulary))] = \
+                list(vocabulary.keys())
+        shared._diaoyan_names = names
+    return shared._diaoyan_names[head.columns]
 
 
 def top_features(X: sparse.csr_matrix, rows_class: np.ndarray, weights: np.ndarray,

@@ -295,3 +295,17 @@ def test_evaluate_reports_every_head_beside_baselines(model, taxonomy, fast_cfg,
     assert "public_taxonomy" not in metrics
     text = evaluate.render(metrics)
     assert "[topic] held-out macro-F1" in text and "by register" in text
+
+
+def test_model_saved_before_temperatures_existed_loads_unchanged(model, taxonomy, fast_cfg, tmp_path, monkeypatch):
+    """Format 1 folders written before heads carried a temperature load with temperature 1."""
+    feats = model.features.frame(SAMPLES, [" ".join(t) for t in model.features.tokenize(SAMPLES)])
+    old_saved = models.Head.saved
+    monkeypatch.setattr(models.Head, "saved", lambda self: {k: v for k, v in old_saved(self).items()
+                                                            if k != "temperature"})
+    models.save_model(tmp_path / "old", model.heads, {"taxonomy_checksum": taxonomy.checksum}, fast_cfg, taxonomy.raw)
+    heads, _ = models.load_heads(tmp_path / "old")
+    for name, head in heads.items():
+        assert head.temperature == 1.0
+        raw = head.clf.predict_proba(head.matrix(models.transform(head.features, feats)))
+        np.testing.assert_array_equal(head.predict_proba(feats), raw)
