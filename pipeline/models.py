@@ -364,7 +364,7 @@ def top_features(X: sparse.csr_matrix, rows_class: np.ndarray, weights: np.ndarr
     order = positive[np.lexsort((-contrib[positive], row_of[positive]))]
     # Rank within the row; a few spare candidates per row cover the ones _shown() filters out.
     starts = np.searchsorted(row_of[order], row_of[order], side="left")
-    order = order[np.arange(len(order)) - starts < 2 * k + 2]
+    order = order[np.arange(len(order)) - starts < 4 * k]
     out: list[list[str]] = [[] for _ in range(X.shape[0])]
     for pos in order:
         picked = out[row_of[pos]]
