@@ -306,8 +306,11 @@ def transform(shared: ColumnTransformer, features: pd.DataFrame) -> sparse.csr_m
 # ---------------------------------------------------------------- evidence
 
 def class_weights(head: Head) -> np.ndarray:
-    """(n_classes, n_head_columns) linear weights of the fitted classifier, for explaining a prediction."""
-    return _classifier_weights(head.clf)
+    """(n_classes, n_head_columns) linear weights of the fitted classifier, for explaining a prediction
+    (computed once per loaded head)."""
+    if getattr(head, "_weights", None) is None:
+        head._weights = _classifier_weights(head.clf)
+    return head._weights
 
 
 def _classifier_weights(clf) -> np.ndarray:
@@ -349,7 +352,9 @@ def feature_names(head: Head) -> np.ndarray:
             names[part.start + np.fromiter(vocabulary.values(), dtype=np.int64, count=len(vocabulary))] = \
                 list(vocabulary.keys())
         shared._diaoyan_names = names
-    return shared._diaoyan_names[head.columns]
+    if getattr(head, "_names", None) is None:
+        head._names = shared._diaoyan_names[head.columns]
+    return head._names
 
 
 def top_features(X: sparse.csr_matrix, rows_class: np.ndarray, weights: np.ndarray,
@@ -360,7 +365,8 @@ def top_features(X: sparse.csr_matrix, rows_class: np.ndarray, weights: np.ndarr
     row_of = np.repeat(np.arange(X.shape[0]), counts)
     # Every non-zero's contribution at once, then one sort by (row, −contribution).
     contrib = X.data * weights[rows_class[row_of], X.indices]
-    positive = np.flatnonzero(contrib > 0)
+    # Only features an analyst would be shown compete (decided once per name, not per row).
+    positive = np.flatnonzero((contrib > 0) & shown_mask(names)[X.indices])
     order = positive[np.lexsort((-contrib[positive], row_of[positive]))]
     # Rank within the row; a few spare candidates per row cover the ones _shown() filters out.
     starts = np.searchsorted(row_of[order], row_of[order], side="left")
@@ -371,9 +377,23 @@ def top_features(X: sparse.csr_matrix, rows_class: np.ndarray, weights: np.ndarr
         if len(picked) == k:
             continue
         name = names[X.indices[pos]]
-        if _shown(name) and not any(name in p or p in name for p in picked):
+        if not any(name in p or p in name for p in picked):
             picked.append(name)
     return out
+
+
+_SHOWN_CACHE: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def shown_mask(names: np.ndarray) -> np.ndarray:
+    """_shown for every name of a head's columns, computed once per names array."""
+    cached = _SHOWN_CACHE.get(id(names))
+    if cached is None or cached[0] is not names:
+        cached = (names, np.fromiter((_shown(n) for n in names), dtype=bool, count=len(names)))
+        if len(_SHOWN_CACHE) >= 8:  # a few loaded models at most; keep the cache small
+            _SHOWN_CACHE.clear()
+        _SHOWN_CACHE[id(names)] = cached
+    return cached[1]
 
 
 def _shown(name: str) -> bool:
