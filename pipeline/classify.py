@@ -117,8 +117,7 @@ def predict(model: Model, texts: list[str], tokens: list[str] | None, ccfg: dict
             out["kind"] = [labels[j] for j in best]
             out["kind_confidence"] = np.round(proba.max(1), 4)
         chosen = np.array([labels.index(v) if v in labels else 0 for v in out[head]])
-        tops = models.top_features(Xh, chosen, models.class_weights(clf), models.feature_names(clf),
-                                   ccfg["evidence_features"])
+        tops = models.top_features(Xh, chosen, clf.weights, clf.names, clf.shown, ccfg["evidence_features"])
         name = "议题" if head == "topic" else "类型"
         for i, feats_i in enumerate(tops):
             if feats_i:

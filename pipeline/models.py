@@ -7,6 +7,7 @@ import json
 import re
 import platform
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -80,9 +81,9 @@ def make_features(ccfg: dict) -> ColumnTransformer:
 ENSEMBLE = "ensemble"
 
 
-def ensemble_members(ccfg: dict) -> list[str]:
+def ensemble_members(families: list[str]) -> list[str]:
     """The families the `ensemble` family averages: every other family listed in classifier.families."""
-    return [f for f in ccfg["families"] if f != ENSEMBLE]
+    return [f for f in families if f != ENSEMBLE]
 
 
 def make_classifier(family: str, ccfg: dict, seed: int):
@@ -90,7 +91,7 @@ def make_classifier(family: str, ccfg: dict, seed: int):
     if family == ENSEMBLE:
         # Soft vote: the members' calibrated probabilities, averaged. Their errors differ (word
         # weights, margins, counts), so the average beats each in CV on our topic labels.
-        members = ensemble_members(ccfg)
+        members = ensemble_members(ccfg["families"])
         if len(members) < 2:
             raise DiaoyanError("the ensemble family needs at least two other families in classifier.families",
                                hint="e.g. families: [logreg, linear_svm, complement_nb, ensemble]")
@@ -178,6 +179,22 @@ class Head:
     def saved(self) -> dict:
         return {"clf": self.clf, "columns": self.columns, "scale": self.scale, "temperature": self.temperature}
 
+    # What evidence needs, derived once per head: the vocabulary is large and a run predicts many times.
+    @cached_property
+    def weights(self) -> np.ndarray:
+        """(n_classes, n_columns) linear weights of the classifier, for explaining a prediction."""
+        return _classifier_weights(self.clf)
+
+    @cached_property
+    def names(self) -> np.ndarray:
+        """The name of every column this head reads."""
+        return vocabulary_names(self.features)[self.columns]
+
+    @cached_property
+    def shown(self) -> np.ndarray:
+        """Which columns may be shown to analysts as evidence (see _shown)."""
+        return np.fromiter((_shown(n) for n in self.names), dtype=bool, count=len(self.names))
+
 
 def sharpen(proba: np.ndarray, temperature: float) -> np.ndarray:
     """p_k^(1/T), renormalised: T < 1 sharpens under-confident probabilities, T = 1 leaves them."""
@@ -257,13 +274,13 @@ def select_family(features: pd.DataFrame, y: np.ndarray, ccfg: dict, seed: int, 
         X_train = head_matrix(X_all, columns, scale)
         X_test = head_matrix(vec.transform(features.iloc[test_idx]), columns, scale)
         w = None if weights is None else weights[train_idx]
-        fitted = [f for f in families if f != ENSEMBLE]
+        fitted = ensemble_members(families)
         probas = Parallel(n_jobs=min(ccfg.get("n_jobs", 1), len(fitted)))(
             delayed(_fold_proba)(make_classifier(f, ccfg, seed), X_train, y[train_idx], w, X_test, labels)
             for f in fitted)
         fold_proba = dict(zip(fitted, probas))
         if ENSEMBLE in families:  # the soft vote of the members just fitted: no extra fit needed
-            fold_proba[ENSEMBLE] = np.mean([fold_proba[f] for f in ensemble_members({"families": families})], axis=0)
+            fold_proba[ENSEMBLE] = np.mean([fold_proba[f] for f in fitted], axis=0)
         for family, proba in fold_proba.items():
             oof[family][test_idx] = proba
             pred = np.array(labels)[proba.argmax(1)]
@@ -283,11 +300,11 @@ def fit_shared_features(frames: list[pd.DataFrame], ccfg: dict) -> ColumnTransfo
 
 
 def fit_head(shared: ColumnTransformer, features: pd.DataFrame, y: np.ndarray, family: str, blocks: list[str],
-             ccfg: dict, seed: int, weights: np.ndarray | None = None) -> Head:
+             ccfg: dict, seed: int, weights: np.ndarray | None = None, temperature: float = 1.0) -> Head:
     X_all = transform(shared, features)
     columns, scale = head_columns(shared, X_all, blocks, ccfg)
     X = head_matrix(X_all, columns, scale)
-    return Head(shared, _fit(make_classifier(family, ccfg, seed), X, y, weights), columns, scale)
+    return Head(shared, _fit(make_classifier(family, ccfg, seed), X, y, weights), columns, scale, temperature)
 
 
 def _aligned_proba(clf, X, labels: list[str]) -> np.ndarray:
@@ -304,14 +321,6 @@ def transform(shared: ColumnTransformer, features: pd.DataFrame) -> sparse.csr_m
 
 
 # ---------------------------------------------------------------- evidence
-
-def class_weights(head: Head) -> np.ndarray:
-    """(n_classes, n_head_columns) linear weights of the fitted classifier, for explaining a prediction
-    (computed once per loaded head)."""
-    if getattr(head, "_weights", None) is None:
-        head._weights = _classifier_weights(head.clf)
-    return head._weights
-
 
 def _classifier_weights(clf) -> np.ndarray:
     if isinstance(clf, VotingClassifier):
@@ -337,38 +346,31 @@ def _full_coef(coef: np.ndarray, n_classes: int) -> np.ndarray:
     return coef
 
 
-def feature_names(head: Head) -> np.ndarray:
-    """The head's column names. The shared vectoriser's names are built once per loaded model and
-    shared by every head: with every n-gram kept, building them takes about a second."""
-    shared = head.features
-    if getattr(shared, "_diaoyan_names", None) is None:
-        # Straight from each vectoriser's vocabulary: get_feature_names_out sorts every name again.
-        names = np.empty(max(part.stop for part in shared.output_indices_.values()), dtype=object)
-        for name, vectoriser, _columns in shared.transformers_:
-            part = shared.output_indices_.get(name)
-            if part is None or part.stop == part.start or not hasattr(vectoriser, "vocabulary_"):
-                continue
-            vocabulary = vectoriser.vocabulary_
-            names[part.start + np.fromiter(vocabulary.values(), dtype=np.int64, count=len(vocabulary))] = \
-                list(vocabulary.keys())
-        shared._diaoyan_names = names
-    if getattr(head, "_names", None) is None:
-        head._names = shared._diaoyan_names[head.columns]
-    return head._names
+def vocabulary_names(shared: ColumnTransformer) -> np.ndarray:
+    """Every column name of the shared matrix, straight from the vectorisers' vocabularies
+    (get_feature_names_out sorts every name again and takes about a second on ours)."""
+    names = np.empty(max(part.stop for part in shared.output_indices_.values()), dtype=object)
+    for name, vectoriser, _columns in shared.transformers_:
+        part = shared.output_indices_.get(name)
+        if part is None or part.stop == part.start or not hasattr(vectoriser, "vocabulary_"):
+            continue
+        vocabulary = vectoriser.vocabulary_
+        names[part.start + np.fromiter(vocabulary.values(), dtype=np.int64, count=len(vocabulary))] = \
+            list(vocabulary.keys())
+    return names
 
 
 def top_features(X: sparse.csr_matrix, rows_class: np.ndarray, weights: np.ndarray,
-                 names: np.ndarray, k: int) -> list[list[str]]:
-    """For each row, the k features that pushed it most towards its predicted class."""
+                 names: np.ndarray, shown: np.ndarray, k: int) -> list[list[str]]:
+    """For each row, the k shown features that pushed it most towards its predicted class."""
     X = sparse.csr_matrix(X)
     counts = np.diff(X.indptr)
     row_of = np.repeat(np.arange(X.shape[0]), counts)
     # Every non-zero's contribution at once, then one sort by (row, −contribution).
     contrib = X.data * weights[rows_class[row_of], X.indices]
-    # Only features an analyst would be shown compete (decided once per name, not per row).
-    positive = np.flatnonzero((contrib > 0) & shown_mask(names)[X.indices])
+    positive = np.flatnonzero((contrib > 0) & shown[X.indices])
     order = positive[np.lexsort((-contrib[positive], row_of[positive]))]
-    # Rank within the row; a few spare candidates per row cover the ones _shown() filters out.
+    # Rank within the row; a few spare candidates per row cover the ones that overlap a pick.
     starts = np.searchsorted(row_of[order], row_of[order], side="left")
     order = order[np.arange(len(order)) - starts < 4 * k]
     out: list[list[str]] = [[] for _ in range(X.shape[0])]
@@ -380,20 +382,6 @@ def top_features(X: sparse.csr_matrix, rows_class: np.ndarray, weights: np.ndarr
         if not any(name in p or p in name for p in picked):
             picked.append(name)
     return out
-
-
-_SHOWN_CACHE: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-
-
-def shown_mask(names: np.ndarray) -> np.ndarray:
-    """_shown for every name of a head's columns, computed once per names array."""
-    cached = _SHOWN_CACHE.get(id(names))
-    if cached is None or cached[0] is not names:
-        cached = (names, np.fromiter((_shown(n) for n in names), dtype=bool, count=len(names)))
-        if len(_SHOWN_CACHE) >= 8:  # a few loaded models at most; keep the cache small
-            _SHOWN_CACHE.clear()
-        _SHOWN_CACHE[id(names)] = cached
-    return cached[1]
 
 
 def _shown(name: str) -> bool:

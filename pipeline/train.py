@@ -51,7 +51,7 @@ def fit_heads(train: pd.DataFrame, taxonomy: Taxonomy, cfg: dict, progress=None)
         temperature = 1.0
         if ccfg.get("calibrate_temperature", True) and choice.oof_proba is not None:
             temperature = models.fit_temperature(choice.oof_proba, choice.y, choice.labels)
-        plans[head] = (head_feats, y, choice.family, blocks, hcfg, None)
+        plans[head] = (head_feats, y, choice.family, blocks, hcfg, None, temperature)
         records[head] = {"family": choice.family, "labels": sorted(set(y)), "blocks": blocks,
                          "cv_macro_f1_by_family": choice.comparison, "n_train": int(rows.sum()),
                          "temperature": temperature}
@@ -62,7 +62,7 @@ def fit_heads(train: pd.DataFrame, taxonomy: Taxonomy, cfg: dict, progress=None)
         texts, y, w, _mask = training_targets(rows, general, scfg["general_weight"])
         s_feats = builder.frame(texts, [" ".join(t) for t in builder.tokenize(texts)])
         s_cfg = {**head_config(ccfg, "sentiment"), "C": scfg["C"]}
-        plans["sentiment"] = (s_feats, y, scfg["families"][0], scfg["feature_blocks"], s_cfg, w)
+        plans["sentiment"] = (s_feats, y, scfg["families"][0], scfg["feature_blocks"], s_cfg, w, 1.0)
         records["sentiment"] = {"family": scfg["families"][0], "labels": sorted(set(y)),
                                 "blocks": scfg["feature_blocks"], "n_train": int(len(rows)),
                                 "n_general": int(len(general))}
@@ -72,10 +72,8 @@ def fit_heads(train: pd.DataFrame, taxonomy: Taxonomy, cfg: dict, progress=None)
     # The vocabulary and IDF come from our own comments only: fitted on the general-domain reviews
     # too, they shift the topic and kind features (measured: kind macro-F1 −0.015 held-out).
     shared = models.fit_shared_features([feats], ccfg)
-    heads = {head: models.fit_head(shared, f, y, family, blocks, hcfg, seed, w)
-             for head, (f, y, family, blocks, hcfg, w) in plans.items()}
-    for head, record in records.items():
-        heads[head].temperature = record.get("temperature", 1.0)
+    heads = {head: models.fit_head(shared, f, y, family, blocks, hcfg, seed, w, temperature)
+             for head, (f, y, family, blocks, hcfg, w, temperature) in plans.items()}
     return heads, records, builder
 
 

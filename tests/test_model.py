@@ -235,7 +235,7 @@ def test_ensemble_family_saves_loads_and_explains(cfg, tmp_path):
     feats = builder.frame(texts, [" ".join(t) for t in builder.tokenize(texts)])
     shared = models.fit_shared_features([feats], ccfg)
     head = models.fit_head(shared, feats, y, models.ENSEMBLE, ["words", "chars"], ccfg, cfg["seed"])
-    assert [name for name, _ in head.clf.estimators] == models.ensemble_members(ccfg)
+    assert [name for name, _ in head.clf.estimators] == models.ensemble_members(ccfg["families"])
     head.temperature = 0.7
     models.save_model(tmp_path / "m", {"topic": head}, {"taxonomy_checksum": tax.checksum}, cfg, tax.raw)
     loaded, _ = models.load_heads(tmp_path / "m")
@@ -243,7 +243,7 @@ def test_ensemble_family_saves_loads_and_explains(cfg, tmp_path):
     np.testing.assert_array_equal(head.predict_proba(feats), loaded["topic"].predict_proba(feats))
     proba = head.predict_proba(feats)
     assert (np.array(head.classes_)[proba.argmax(1)] == y).mean() > 0.8  # it fits its own data
-    assert models.class_weights(loaded["topic"]).shape == (len(SMALL_TEXTS), len(head.columns))
+    assert loaded["topic"].weights.shape == (len(SMALL_TEXTS), len(head.columns))
 
 
 @settings(max_examples=50, deadline=None)
