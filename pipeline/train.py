@@ -22,8 +22,10 @@ log = logging.getLogger(__name__)
 
 
 def head_config(ccfg: dict, head: str) -> dict:
-    """The classifier config one head sees: its own column_min_df (classifier.head_min_df)."""
-    return {**ccfg, "column_min_df": (ccfg.get("head_min_df") or {}).get(head, 1)}
+    """The classifier config one head sees: its own column_min_df and term_weighting
+    (classifier.head_min_df, classifier.head_term_weighting)."""
+    return {**ccfg, "column_min_df": (ccfg.get("head_min_df") or {}).get(head, 1),
+            "term_weighting": (ccfg.get("head_term_weighting") or {}).get(head, 0.0)}
 
 
 def fit_heads(train: pd.DataFrame, taxonomy: Taxonomy, cfg: dict, progress=None) -> tuple[dict, dict, "object"]:

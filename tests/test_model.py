@@ -256,6 +256,32 @@ def test_sharpen_keeps_rows_normalised_and_the_ranking(rows, temperature):
     assert (out.argmax(1) == proba.argmax(1)).all() or np.isclose(proba.max(1), np.sort(proba, 1)[:, -2]).any()
 
 
+def test_class_focus_ranks_telling_columns_above_spread_ones():
+    from scipy import sparse
+    y = np.array(["a"] * 60 + ["b"] * 30 + ["c"] * 10)
+    only_c = (y == "c")                          # a column seen in every comment of the small class only
+    like_the_classes = np.arange(100) % 2 == 0   # spread over the classes in proportion to their size
+    seen_once = np.zeros(100, dtype=bool)
+    seen_once[0] = True                          # a single sighting is weak evidence
+    seen_in = sparse.csr_matrix(np.column_stack([only_c, like_the_classes, seen_once]))
+    focus = models.class_focus(seen_in, y, smoothing=1.0)
+    assert focus[0] > 0.8                        # the small class is not penalised for being small
+    assert focus[1] < 0.05
+    assert 0 < focus[2] < focus[0]
+    assert ((0 <= focus) & (focus <= 1)).all()
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.sampled_from("abc"), min_size=4, max_size=40),
+       st.lists(st.booleans(), min_size=40, max_size=40), st.floats(0.1, 10.0))
+def test_class_focus_stays_between_zero_and_one(labels, cells, smoothing):
+    from scipy import sparse
+    y = np.array(labels)
+    seen_in = sparse.csr_matrix(np.array(cells[:len(y)], dtype=float)[:, None])
+    focus = models.class_focus(seen_in, y, smoothing)
+    assert focus.shape == (1,) and 0.0 <= focus[0] <= 1.0
+
+
 def test_temperature_sharpens_under_confident_and_softens_over_confident_probabilities():
     rng = np.random.default_rng(0)
     labels = ["a", "b", "c"]
