@@ -145,7 +145,9 @@ def train_cmd(obj: Context, taxonomy, labelled, model_dir):
     for head, rec in meta["heads"].items():
         comparison = rec.get("cv_macro_f1_by_family") or {}
         scores = ", ".join(f"{k} {v:.3f}" for k, v in comparison.items())
-        click.echo(f"{head}: {rec['family']} on {rec['n_train']} comments" + (f" (CV macro-F1: {scores})" if scores else ""))
+        weighting = f", term weighting {rec['term_weighting']:g}" if rec.get("term_weighting") else ""
+        click.echo(f"{head}: {rec['family']}{weighting} on {rec['n_train']} comments"
+                   + (f" (CV macro-F1: {scores})" if scores else ""))
     click.echo(f"held-out after:  {train.summary_line(meta['holdout'])}")
     if meta.get("previous_holdout"):
         click.echo(f"held-out before: {train.summary_line(meta['previous_holdout'])}")

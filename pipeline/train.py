@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 def head_config(ccfg: dict, head: str) -> dict:
-    """The classifier config one head sees: its own column_min_df and term_weighting
+    """The classifier config one head sees: its own column_min_df and term weighting strength(s)
     (classifier.head_min_df, classifier.head_term_weighting)."""
     return {**ccfg, "column_min_df": (ccfg.get("head_min_df") or {}).get(head, 1),
             "term_weighting": (ccfg.get("head_term_weighting") or {}).get(head, 0.0)}
@@ -53,9 +53,12 @@ def fit_heads(train: pd.DataFrame, taxonomy: Taxonomy, cfg: dict, progress=None)
         temperature = 1.0
         if ccfg.get("calibrate_temperature", True) and choice.oof_proba is not None:
             temperature = models.fit_temperature(choice.oof_proba, choice.y, choice.labels)
+        hcfg = {**hcfg, "term_weighting": choice.term_weighting}
         plans[head] = (head_feats, y, choice.family, blocks, hcfg, None, temperature)
         records[head] = {"family": choice.family, "labels": sorted(set(y)), "blocks": blocks,
                          "cv_macro_f1_by_family": choice.comparison, "n_train": int(rows.sum()),
+                         "term_weighting": choice.term_weighting,
+                         "cv_macro_f1_by_term_weighting": {str(k): v for k, v in choice.by_term_weighting.items()},
                          "temperature": temperature}
     if "sentiment" in train and (train["sentiment"] != "").any():
         rows = train[train["sentiment"] != ""]
