@@ -76,6 +76,22 @@ def predict_head(head: str, model: Model, taxonomy: Taxonomy, feats: pd.DataFram
     return np.array(classes)[proba.argmax(1)], proba.max(1)
 
 
+def change_word_check(texts: pd.Series, y: np.ndarray, pred: np.ndarray, words: list[str],
+                      kind: str = "achievement") -> dict:
+    """How much the kind head leans on time and change words (今年, 以前, 不用…): the share of
+    comments of other kinds called `kind`, and the recall of `kind`, with and without such a word.
+    A model that reads the words rather than the judgement shows a gap between the two columns."""
+    has = texts.str.contains("|".join(map(re.escape, words))).to_numpy()
+    other, target = y != kind, y == kind
+
+    def share(mask):
+        return {"n": int(mask.sum()), "called_" + kind: _share(pred[mask] == kind)}
+
+    return {"words": list(words),
+            "other_kinds_with_words": share(other & has), "other_kinds_without": share(other & ~has),
+            f"{kind}_recall_with_words": share(target & has), f"{kind}_recall_without": share(target & ~has)}
+
+
 def _head_eval(head: str, model: Model, taxonomy: Taxonomy, train: pd.DataFrame, test: pd.DataFrame,
                train_feats, test_feats, test_tokens, cfg: dict) -> dict:
     ccfg, seed = cfg["classifier"], cfg["seed"]
@@ -92,6 +108,9 @@ def _head_eval(head: str, model: Model, taxonomy: Taxonomy, train: pd.DataFrame,
         reg: round(float(f1_score(y_test[registers == reg], np.asarray(pred)[registers == reg],
                                   average="macro", zero_division=0)), 4)
         for reg in sorted(set(registers) - {""})}
+    if head == "kind" and cfg["evaluate"].get("change_words"):
+        out["test"]["change_words"] = change_word_check(test.loc[te, "text"], y_test, np.asarray(pred),
+                                                        cfg["evaluate"]["change_words"])
     if head == "topic" and "topic2" in test:
         # Supplementary, not the target: many errors name the comment's labelled second topic.
         second = test.loc[te, "topic2"].to_numpy()
@@ -323,6 +342,13 @@ def render(metrics: dict) -> str:
             lines.append(f"  {m['cv']['chosen']} by term weighting: " + ", ".join(
                 f"{k} {v:.3f}" for k, v in m["cv"]["macro_f1_by_term_weighting"].items()) +
                 f" → {m['cv']['term_weighting']:g}")
+        if "change_words" in t:
+            c = t["change_words"]
+            lines.append("  time and change words (今年, 以前, 不用…): other kinds called achievement "
+                         f"{c['other_kinds_with_words']['called_achievement']} with / "
+                         f"{c['other_kinds_without']['called_achievement']} without; achievement recall "
+                         f"{c['achievement_recall_with_words']['called_achievement']} with / "
+                         f"{c['achievement_recall_without']['called_achievement']} without")
         for lab, pc in t["per_class"].items():
             lines.append(f"  {lab:<24} P {pc['precision']:.3f}  R {pc['recall']:.3f}  F1 {pc['f1']:.3f}  n {pc['support']}")
     for backend, s in metrics.get("sentiment", {}).items():

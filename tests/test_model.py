@@ -341,8 +341,23 @@ def test_evaluate_reports_every_head_beside_baselines(model, taxonomy, fast_cfg,
     assert topic["test"]["macro_f1"] > topic["baselines_test"]["majority"]
     assert set(metrics["kind"]["baselines_test"]) == {"majority", "char_tfidf_svm", "cue_words"}
     assert "public_taxonomy" not in metrics
+    change = metrics["kind"]["test"]["change_words"]
+    assert change["other_kinds_with_words"]["n"] + change["other_kinds_without"]["n"] == \
+        int((small[small["split"] == "test"]["kind"] != "achievement").sum())
     text = evaluate.render(metrics)
-    assert "[topic] held-out macro-F1" in text and "by register" in text
+    assert "[topic] held-out macro-F1" in text and "by register" in text and "change words" in text
+
+
+def test_change_word_check_separates_comments_with_and_without_the_words():
+    from pipeline.evaluate import change_word_check
+    texts = pd.Series(["今年会少了", "会议还是多", "今年检查变了", "窗口主动提醒"])
+    y = np.array(["problem", "problem", "achievement", "achievement"])
+    pred = np.array(["achievement", "problem", "achievement", "problem"])  # reads 今年, not the judgement
+    out = change_word_check(texts, y, pred, ["今年", "少了"])
+    assert out["other_kinds_with_words"] == {"n": 1, "called_achievement": 1.0}
+    assert out["other_kinds_without"] == {"n": 1, "called_achievement": 0.0}
+    assert out["achievement_recall_with_words"]["called_achievement"] == 1.0
+    assert out["achievement_recall_without"]["called_achievement"] == 0.0
 
 
 def test_model_saved_before_temperatures_existed_loads_unchanged(model, taxonomy, fast_cfg, tmp_path, monkeypatch):
