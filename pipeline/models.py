@@ -60,12 +60,12 @@ TRUSTED_TYPES = [
 
 # ---------------------------------------------------------------- estimators
 
-FEATURE_BLOCKS = ("words", "chars", "seeds", "marks")
+FEATURE_BLOCKS = ("words", "chars", "seeds", "marks", "edges")
 
 
 def make_features(ccfg: dict) -> ColumnTransformer:
-    """Word n-grams, character n-grams, seed-term hits and sentiment marks, TF-IDF or binary; each
-    head reads the blocks it needs, scaled by classifier.block_weights (see block_columns)."""
+    """Word n-grams, character n-grams, seed-term hits, sentiment marks and a comment's edges, TF-IDF
+    or binary; each head reads the blocks it needs, scaled by classifier.block_weights (see block_columns)."""
     word = TfidfVectorizer(token_pattern=r"[^ ]+", lowercase=False, sublinear_tf=True,
                            ngram_range=(1, ccfg["word_ngram_max"]), min_df=ccfg["min_df"],
                            max_features=ccfg["max_features"], dtype=np.float32)
@@ -73,8 +73,9 @@ def make_features(ccfg: dict) -> ColumnTransformer:
                            ngram_range=(ccfg["char_ngram_min"], ccfg["char_ngram_max"]),
                            min_df=ccfg["min_df"], max_features=ccfg["max_features"], dtype=np.float32)
     binary = dict(token_pattern=r"[^ ]+", lowercase=False, binary=True, dtype=np.float32)
+    edges = TfidfVectorizer(token_pattern=r"[^ ]+", lowercase=False, sublinear_tf=True, dtype=np.float32)
     every = {"words": word, "chars": char, "seeds": CountVectorizer(**binary),
-             "marks": CountVectorizer(**binary)}
+             "marks": CountVectorizer(**binary), "edges": edges}
     return ColumnTransformer([(b, every[b], b) for b in FEATURE_BLOCKS], sparse_threshold=1.0)
 
 

@@ -304,6 +304,17 @@ def test_two_coders_agreement_counts_only_blind_rows_of_the_held_out_sample(taxo
     assert "skipped" in reliability_eval(coding, other_taxonomy)
 
 
+def test_edges_mark_a_comments_first_and_last_words_and_its_closing_punctuation(cfg, taxonomy):
+    from pipeline.classify import feature_builder
+    builder = feature_builder(cfg, taxonomy)
+    question = builder.edges(["能不能", "早", "点", "通知", "？"])
+    assert question == ["START_能不能", "END_点", "END_通知", "ENDP_？"]
+    assert builder.edges(["表格", "太多"])[-1] == "ENDP_NONE"     # a questionnaire answer, unpunctuated
+    assert builder.edges([]) == ["ENDP_NONE"]
+    frame = builder.frame(["表格太多。"], [["表格", "太多", "。"]])
+    assert frame.loc[0, "edges"] == "START_表格 END_表格 END_太多 ENDP_。"
+
+
 def test_temperature_sharpens_under_confident_and_softens_over_confident_probabilities():
     rng = np.random.default_rng(0)
     labels = ["a", "b", "c"]
