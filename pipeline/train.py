@@ -7,11 +7,10 @@ import logging
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from pipeline import models
-from pipeline.classify import decide_topics, feature_builder
+from pipeline.classify import feature_builder, head_labels
 from pipeline.config import checksum_file, resolve
 from pipeline.corpus import data_checksum, load_corpus, test_rows, training_rows
 from pipeline.metrics import binary_sentiment_report, classification_report
@@ -90,19 +89,11 @@ def holdout_metrics(heads: dict, builder, test: pd.DataFrame, taxonomy: Taxonomy
     feats = builder.frame(test["text"].tolist(), tokens)
     out = {}
     X = models.transform(next(iter(heads.values())).features, feats)
-    if "topic" in heads:
-        head = heads["topic"]
-        labels = [str(c) for c in head.classes_]
-        primary, conf, _ = decide_topics(head.proba(X), labels, taxonomy, cfg["classifier"])
-        rows = test["topic"] != ""
-        out["topic"] = classification_report(test.loc[rows, "topic"], np.array(primary)[rows.to_numpy()],
-                                             taxonomy.labels, np.array(conf)[rows.to_numpy()])
-    if "kind" in heads:
-        proba = heads["kind"].proba(X)
-        pred = np.array(heads["kind"].classes_)[proba.argmax(1)]
-        rows = (test["kind"] != "").to_numpy()
-        out["kind"] = classification_report(test.loc[rows, "kind"], pred[rows], list(taxonomy.kinds),
-                                            proba.max(1)[rows])
+    for head, labels in (("topic", taxonomy.labels), ("kind", list(taxonomy.kinds))):
+        if head in heads:
+            pred, conf = head_labels(head, heads[head], X, taxonomy, cfg["classifier"])
+            rows = (test[head] != "").to_numpy()
+            out[head] = classification_report(test.loc[rows, head], pred[rows], labels, conf[rows])
     if "sentiment" in heads:
         s = cfg["sentiment"]
         scores = domain_scores(heads["sentiment"], builder, test["text"].tolist(), tokens, s["contrast_weight"], X)
