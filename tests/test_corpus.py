@@ -29,7 +29,10 @@ MIN_PER_KIND = 40            # achievements, and suggestions, within each of the
 MIN_REGISTER_SHARE = 0.30
 LENGTH_RANGE = (8, 200)
 MIN_SHARE_IN_LENGTH_RANGE = 0.95
-MIN_TEST_SHARE = 0.20
+# The held-out comments are fixed: from the fifteenth batch on, new batches go to train only, so
+# the test share falls as the corpus grows. It must stay a large sample.
+MIN_TEST_ROWS = 2000
+MIN_TEST_SHARE = 0.15
 MAX_TEST_SHARE_GAP = 0.05    # each topic's test share within ±5 points of the overall share
 NEAR_DUPLICATE_JACCARD = 0.7
 MIN_LEAK_CHARS = 12
@@ -134,7 +137,7 @@ def test_lengths_are_mostly_in_range(corpus):
 def test_test_split_is_large_enough_and_stratified_by_topic(corpus):
     is_test = corpus["split"] == "test"
     overall = is_test.mean()
-    assert overall >= MIN_TEST_SHARE
+    assert is_test.sum() >= MIN_TEST_ROWS and overall >= MIN_TEST_SHARE, (int(is_test.sum()), overall)
     by_topic = is_test.groupby(corpus["topic"]).mean()
     off = by_topic[(by_topic - overall).abs() > MAX_TEST_SHARE_GAP]
     assert off.empty, f"overall test share {overall:.3f}; topics off by more than 5 points: {off.to_dict()}"
