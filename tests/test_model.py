@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline import models, predict, train
-from pipeline.classify import decide_topics, load_model
+from pipeline.classify import context_blend, decide_topics, load_model
 from pipeline.errors import DiaoyanError
 from pipeline.taxonomy import parse_taxonomy
 
@@ -254,6 +254,58 @@ def test_sharpen_keeps_rows_normalised_and_the_ranking(rows, temperature):
     out = models.sharpen(proba, temperature)
     np.testing.assert_allclose(out.sum(1), 1.0)
     assert (out.argmax(1) == proba.argmax(1)).all() or np.isclose(proba.max(1), np.sort(proba, 1)[:, -2]).any()
+
+
+def test_context_blend_moves_a_vague_piece_towards_its_turn_and_leaves_other_turns_alone():
+    proba = np.array([[0.9, 0.1], [0.45, 0.55], [0.9, 0.1], [0.2, 0.8]])
+    turns = np.array(["a", "a", "a", "b"])
+    out = context_blend(proba, turns, weight=0.3, window=1)
+    assert out[1].argmax() == 0                                  # the vague middle piece follows its turn
+    np.testing.assert_allclose(out[1], 0.7 * proba[1] + 0.3 * proba[[0, 2]].mean(0))
+    np.testing.assert_allclose(out[3], proba[3])                 # alone in its turn: unchanged
+    np.testing.assert_allclose(out[0], 0.7 * proba[0] + 0.3 * proba[1])   # window 1: one neighbour
+    np.testing.assert_allclose(context_blend(proba, turns, weight=0.0, window=2), proba)
+
+
+@given(st.lists(st.tuples(st.sampled_from("abc"), st.lists(st.floats(0.01, 1.0), min_size=3, max_size=3)),
+                min_size=1, max_size=25),
+       st.floats(0.0, 1.0), st.integers(0, 3))
+def test_context_blend_keeps_distributions_and_never_reads_across_turns(rows, weight, window):
+    turns = np.array([t for t, _ in rows])
+    proba = np.array([p for _, p in rows]); proba = proba / proba.sum(1, keepdims=True)
+    out = context_blend(proba, turns, weight, window)
+    np.testing.assert_allclose(out.sum(1), 1.0)
+    # Each row is its own probabilities blended with those of its turn's rows within the window only.
+    for i in range(len(rows)):
+        near = [j for j in range(max(0, i - window), min(len(rows), i + window + 1)) if j != i and turns[j] == turns[i]]
+        expected = proba[i] if not near or weight == 0 else (1 - weight) * proba[i] + weight * proba[near].mean(0)
+        np.testing.assert_allclose(out[i], expected, atol=1e-9)
+
+
+def test_predict_reads_neighbours_only_within_a_turn(model, fast_cfg):
+    from pipeline.classify import predict as classify_predict
+    texts = ["两个部门互相推诿，工单来回退了三次，谁都不认领。", "企业的时间也是成本。",
+             "牵头部门不牵头，几个局各管一段，最后没人负责。"]
+    alone = classify_predict(model, texts, None, fast_cfg["classifier"])
+    own_turns = classify_predict(model, texts, None, fast_cfg["classifier"], groups=np.array(["1", "2", "3"]))
+    pd.testing.assert_frame_equal(alone, own_turns)              # every comment alone in its turn: nothing changes
+    one_turn = classify_predict(model, texts, None, {**fast_cfg["classifier"], "topic_context_weight": 0.5},
+                                groups=np.array(["t", "t", "t"]))
+    assert one_turn.loc[1, "topic"] == "coordination"
+    changed = one_turn["topic"] != alone["topic"]
+    assert (one_turn["evidence"].str.contains("上下文") == changed).all()
+
+
+def test_check_set_is_also_scored_in_context_when_its_transcripts_are_given(model, taxonomy, fast_cfg):
+    from pipeline.evaluate import check_set_eval
+    frame = pd.DataFrame({"comment_id": ["D1-1-0", "D1-1-1", "D9-9-9"], "text": SAMPLES[:3],
+                          "topic": ["burden_reduction", "coordination", "evaluation_orientation"]})
+    in_context = pd.DataFrame({"comment_id": ["D1-1-0", "D1-1-1", "D1-2-0"], "classified": [True, True, False],
+                               "topic": ["burden_reduction", "other", ""]})
+    report = check_set_eval(model, taxonomy, frame, fast_cfg, in_context)
+    assert report["topic_in_context"]["found"] == 2              # the third is not among the transcripts' comments
+    assert report["topic_in_context"]["accuracy"] == 0.5
+    assert "topic_in_context" not in check_set_eval(model, taxonomy, frame, fast_cfg)
 
 
 def test_class_focus_ranks_telling_columns_above_spread_ones():
