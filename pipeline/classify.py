@@ -89,7 +89,7 @@ def context_blend(proba: np.ndarray, groups: np.ndarray, weight: float, window: 
     row keeps 1 − weight of its own and takes weight from the mean of its neighbours: up to `window`
     rows on each side with the same key. A row with no such neighbour is unchanged.
 
-    A segmenter cuts an answer into sentences, and a short piece ("企业的时间也是成本") is about what
+    A segmenter cuts an answer into sentences, and a short piece ("这事拖了快一年了。") is about what
     the sentences around it are about.
     """
     proba = np.asarray(proba, dtype=float)

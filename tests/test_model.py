@@ -284,7 +284,7 @@ def test_context_blend_keeps_distributions_and_never_reads_across_turns(rows, we
 
 def test_predict_reads_neighbours_only_within_a_turn(model, fast_cfg):
     from pipeline.classify import predict as classify_predict
-    texts = ["两个部门互相推诿，工单来回退了三次，谁都不认领。", "企业的时间也是成本。",
+    texts = ["两个部门互相推诿，工单来回退了三次，谁都不认领。", "这事拖了快一年了。",
              "牵头部门不牵头，几个局各管一段，最后没人负责。"]
     alone = classify_predict(model, texts, None, fast_cfg["classifier"])
     own_turns = classify_predict(model, texts, None, fast_cfg["classifier"], groups=np.array(["1", "2", "3"]))
