@@ -35,6 +35,20 @@ def _rate(n: int, seconds: float) -> float:
     return round(n / max(seconds, 1e-9), 1)
 
 
+def training_sample(corpus: pd.DataFrame, want: int, seed: int) -> pd.DataFrame:
+    """Labelled rows → exactly `want` rows to time training on: the corpus repeated with suffixed
+    texts when it is smaller, cut by a sample stratified by topic (the files hold one topic each, so
+    the first rows alone would miss whole classes)."""
+    from sklearn.model_selection import train_test_split
+    reps = -(-want // len(corpus))
+    pool = pd.concat([corpus.assign(text=corpus["text"] + (f"（{k}）" if k else "")) for k in range(reps)],
+                     ignore_index=True)
+    if want >= len(pool):
+        return pool.sample(frac=1.0, random_state=seed)
+    keep, _ = train_test_split(pool.index, train_size=want, stratify=pool["topic"], random_state=seed)
+    return pool.loc[keep]
+
+
 def run(folder: Path, taxonomy, model, cfg: dict, target: int, progress=None) -> dict:
     say = progress or (lambda m: None)
     result: dict = {}
@@ -102,9 +116,7 @@ def run(folder: Path, taxonomy, model, cfg: dict, target: int, progress=None) ->
     from pipeline.train import fit_heads
     corpus = training_rows(load_corpus(resolve(cfg["paths"]["labelled"]), taxonomy))
     want = cfg["bench"]["train_comments"]
-    reps = -(-want // len(corpus))
-    big = pd.concat([corpus.assign(text=corpus["text"] + (f"（{k}）" if k else "")) for k in range(reps)],
-                    ignore_index=True).iloc[:want]
+    big = training_sample(corpus, want, cfg["seed"])
     say(f"training on {len(big)} comments")
     t = time.perf_counter()
     fit_heads(big, taxonomy, cfg)

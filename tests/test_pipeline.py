@@ -131,3 +131,13 @@ def test_manifest_interviewer_override(tmp_path, cfg):
     turns = ingest.run(tmp_path, cfg).turns
     assert set(turns.loc[turns["speaker"] == "乙", "role"]) == {"interviewer"}
     assert set(turns["region"]) == {"东区"}
+
+
+def test_bench_trains_on_a_sample_with_every_class_whatever_the_corpus_size():
+    from pipeline.bench import training_sample
+    corpus = pd.DataFrame({"text": [f"意见{i}" for i in range(60)], "topic": ["a"] * 30 + ["b"] * 20 + ["c"] * 10})
+    for want in (12, 60, 150):
+        sample = training_sample(corpus, want, seed=1)
+        assert len(sample) == want and sample["text"].is_unique
+        shares = sample["topic"].value_counts(normalize=True)
+        assert abs(shares["c"] - 1 / 6) < 0.05                # the files' order never cuts a class off
