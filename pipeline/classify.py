@@ -87,14 +87,15 @@ def decide_topics(proba: np.ndarray, labels: list[str], taxonomy: Taxonomy, ccfg
 def context_blend(proba: np.ndarray, groups: np.ndarray, weight: float, window: int) -> np.ndarray:
     """Rows in reading order and a group key per row (one speaker's turn) → probabilities where each
     row keeps 1 − weight of its own and takes weight from the mean of its neighbours: up to `window`
-    rows on each side with the same key. A row with no such neighbour is unchanged.
+    rows on each side with the same key. A row with no such neighbour is unchanged; with nothing to
+    blend (weight or window 0) the input itself comes back.
 
     A segmenter cuts an answer into sentences, and a short piece ("这事拖了快一年了。") is about what
     the sentences around it are about.
     """
     proba = np.asarray(proba, dtype=float)
     if weight <= 0 or window <= 0 or len(proba) < 2:
-        return proba.copy()
+        return proba
     groups = np.asarray(groups)
     total, count = np.zeros_like(proba), np.zeros(len(proba))
     for offset in range(1, window + 1):
@@ -154,9 +155,10 @@ def predict(model: Model, texts: list[str], tokens: list[str] | None, ccfg: dict
                                       ccfg.get("topic_context_window", 0))
             primary, conf, multi = decide_topics(proba, labels, model.taxonomy, ccfg)
             out["topic"], out["topic_confidence"], out["topics"] = primary, conf, multi
-            if proba is not alone:
-                by_itself, _, _ = decide_topics(alone, labels, model.taxonomy, ccfg)
-                for i in np.flatnonzero(np.array(by_itself) != np.array(primary)):
+            moved = np.flatnonzero((proba != alone).any(axis=1))   # rows that had neighbours
+            if len(moved):
+                by_itself, _, _ = decide_topics(alone[moved], labels, model.taxonomy, ccfg)
+                for i in moved[np.array(by_itself) != np.array(primary)[moved]]:
                     evidence[i].append("上下文: 同一段发言的前后句")
         else:
             best = proba.argmax(1)

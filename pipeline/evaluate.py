@@ -14,7 +14,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import LinearSVC
 
-from pipeline import classify, ingest, models, segment, sentiment
+from pipeline import models, runner, sentiment
 from pipeline.classify import Model, head_labels
 from pipeline.corpus import load_corpus, test_rows, training_rows
 from pipeline.io import write_json
@@ -163,12 +163,9 @@ def _sentiment_eval(model: Model, test: pd.DataFrame, social: pd.DataFrame | Non
 
 
 def transcript_comments(folder: Path, model: Model, cfg: dict) -> pd.DataFrame:
-    """A folder of transcripts → its comments, ingested, segmented and classified as `classify` does
-    (topic in context): where a check set's comments come from, with their neighbours."""
-    ingested = ingest.run(folder, cfg["ingest"])
-    documents = {d.doc_id: d.text for d in ingested.documents}
-    comments = segment.run(ingested.turns, documents, cfg, model.features.segmenter)
-    return classify.run(comments, model, cfg)
+    """A folder of transcripts → its comments as `classify` outputs them (topic in context): where a
+    check set's comments come from, with their neighbours. Names are kept: only labels are compared."""
+    return runner.process(folder, model.taxonomy, model, cfg, keep_names=True)["comments"]
 
 
 def check_set_eval(model: Model, taxonomy: Taxonomy, frame: pd.DataFrame, cfg: dict,
