@@ -110,6 +110,45 @@ def make_classifier(family: str, ccfg: dict, seed: int):
                        hint="classifier.families takes logreg, linear_svm, complement_nb, ensemble")
 
 
+def make_view_classifier(ccfg: dict, seed: int):
+    """The one-block voter of a head (classifier.head_view): a calibrated linear SVM."""
+    return CalibratedClassifierCV(LinearSVC(C=ccfg.get("svm_C", 0.5), class_weight="balanced", random_state=seed),
+                                  method="sigmoid", cv=3)
+
+
+def view_positions(features: ColumnTransformer, columns: np.ndarray, block: str | None) -> np.ndarray | None:
+    """Where a head's view block sits among the head's columns (None without a view)."""
+    if not block:
+        return None
+    part = features.output_indices_.get(block)
+    if part is None:
+        raise DiaoyanError(f"unknown view block {block!r}", hint=f"classifier.head_view takes one of {FEATURE_BLOCKS}")
+    positions = np.flatnonzero((columns >= part.start) & (columns < part.stop))
+    if not len(positions):
+        raise DiaoyanError(f"the view block {block!r} is not among the head's feature blocks",
+                           hint="add it to classifier.feature_blocks for that head, or drop classifier.head_view")
+    return positions
+
+
+def view_matrix(Xh: sparse.spmatrix, positions: np.ndarray, scale: np.ndarray) -> sparse.csr_matrix:
+    """The view block's columns of a head matrix with the head's column scale undone: the view reads
+    the plain TF-IDF, which is what makes its errors differ from the weighted members'."""
+    kept = scale[positions]
+    plain = np.divide(1.0, kept, out=np.zeros_like(kept), where=kept != 0)
+    return sparse.csr_matrix(sparse.csr_matrix(Xh)[:, positions].multiply(plain[None, :]))
+
+
+def view_share(family: str, ccfg: dict) -> float:
+    """The view's weight in a head's probabilities: one voter beside the family's own
+    (the ensemble's members, or the single family)."""
+    voters = len(ensemble_members(ccfg["families"])) if family == ENSEMBLE else 1
+    return 1.0 / (voters + 1)
+
+
+def with_view(proba: np.ndarray, view_proba: np.ndarray | None, share: float) -> np.ndarray:
+    return proba if view_proba is None else (1.0 - share) * proba + share * view_proba
+
+
 def with_marks(frame: pd.DataFrame) -> pd.DataFrame:
     """Vectorisers need at least one token per column; a constant token keeps empty columns valid."""
     frame = frame.copy()
@@ -190,9 +229,11 @@ class Head:
     """One head (topic, kind or sentiment): a classifier reading some columns of the shared matrix."""
 
     def __init__(self, features: ColumnTransformer, clf, columns: np.ndarray, scale: np.ndarray,
-                 temperature: float = 1.0):
+                 temperature: float = 1.0, view: dict | None = None):
         self.features, self.clf, self.columns, self.scale = features, clf, columns, scale
         self.temperature = float(temperature)
+        # Optional one-block voter (classifier.head_view): {"block", "clf", "positions", "share"}.
+        self.view = view
 
     @property
     def classes_(self) -> np.ndarray:
@@ -206,14 +247,19 @@ class Head:
         return self.proba_of_matrix(self.matrix(X))
 
     def proba_of_matrix(self, Xh: sparse.spmatrix) -> np.ndarray:
-        """Probabilities from this head's own matrix (see `matrix`), temperature applied."""
-        return sharpen(self.clf.predict_proba(Xh), self.temperature)
+        """Probabilities from this head's own matrix (see `matrix`), the view's vote and temperature applied."""
+        proba = self.clf.predict_proba(Xh)
+        if self.view is not None:
+            view_proba = self.view["clf"].predict_proba(view_matrix(Xh, self.view["positions"], self.scale))
+            proba = with_view(proba, view_proba, self.view["share"])
+        return sharpen(proba, self.temperature)
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         return self.proba(transform(self.features, frame))
 
     def saved(self) -> dict:
-        return {"clf": self.clf, "columns": self.columns, "scale": self.scale, "temperature": self.temperature}
+        return {"clf": self.clf, "columns": self.columns, "scale": self.scale, "temperature": self.temperature,
+                "view": self.view}
 
     # What evidence needs, derived once per head: the vocabulary is large and a run predicts many times.
     @cached_property
@@ -327,13 +373,21 @@ def select_family(features: pd.DataFrame, y: np.ndarray, ccfg: dict, seed: int, 
                     for s, scale in scales.items()}
         # Every (strength, family) fit of the fold in one pool: more jobs than cores keeps both busy.
         jobs = [(s, f) for s in strengths for f in fitted]
-        probas = Parallel(n_jobs=min(ccfg.get("n_jobs", 1), len(jobs)))(
-            delayed(_fold_proba)(make_classifier(f, ccfg, seed), matrices[s][0], y[train_idx], w, matrices[s][1], labels)
-            for s, f in jobs)
+        tasks = [delayed(_fold_proba)(make_classifier(f, ccfg, seed), matrices[s][0], y[train_idx], w,
+                                      matrices[s][1], labels) for s, f in jobs]
+        # The view reads plain TF-IDF, the same at every strength: one fit per fold.
+        positions = view_positions(vec, columns, ccfg.get("view_block"))
+        if positions is not None:
+            plain = np.ones(len(columns), dtype=np.float32)
+            tasks.append(delayed(_fold_proba)(make_view_classifier(ccfg, seed), head_matrix(X_all, columns[positions], plain[positions]),
+                                              y[train_idx], w, head_matrix(X_rest, columns[positions], plain[positions]), labels))
+        probas = Parallel(n_jobs=min(ccfg.get("n_jobs", 1), len(tasks)))(tasks)
+        view_proba = probas[len(jobs)] if positions is not None else None
         fold_proba = dict(zip(jobs, probas))
         for strength in strengths:
             if ENSEMBLE in families:  # the soft vote of the members just fitted: no extra fit needed
                 fold_proba[(strength, ENSEMBLE)] = np.mean([fold_proba[(strength, f)] for f in fitted], axis=0)
+        fold_proba = {(s, f): with_view(p, view_proba, view_share(f, ccfg)) for (s, f), p in fold_proba.items()}
         for (strength, family), proba in fold_proba.items():
             oof[(family, strength)][test_idx] = proba
             pred = np.array(labels)[proba.argmax(1)]
@@ -360,7 +414,12 @@ def fit_head(shared: ColumnTransformer, features: pd.DataFrame, y: np.ndarray, f
     X_all = transform(shared, features)
     columns, scale = head_columns(shared, X_all, blocks, ccfg, y)
     X = head_matrix(X_all, columns, scale)
-    return Head(shared, _fit(make_classifier(family, ccfg, seed), X, y, weights), columns, scale, temperature)
+    view, block = None, ccfg.get("view_block")
+    positions = view_positions(shared, columns, block)
+    if positions is not None:
+        view = {"block": block, "positions": positions, "share": view_share(family, ccfg),
+                "clf": _fit(make_view_classifier(ccfg, seed), view_matrix(X, positions, scale), y, weights)}
+    return Head(shared, _fit(make_classifier(family, ccfg, seed), X, y, weights), columns, scale, temperature, view)
 
 
 def _aligned_proba(clf, X, labels: list[str]) -> np.ndarray:
@@ -548,7 +607,8 @@ def load_heads(model_dir: Path) -> tuple[dict[str, Head], dict]:
         raise DiaoyanError(f"model file contains types outside the trusted list {sorted(refused)}; "
                            "refusing to load", path=str(path), hint="retrain it with `make train`")
     payload = sio.load(path, trusted=sorted(types))
-    heads = {name: Head(payload["features"], h["clf"], h["columns"], h["scale"], h.get("temperature", 1.0))
+    heads = {name: Head(payload["features"], h["clf"], h["columns"], h["scale"], h.get("temperature", 1.0),
+                        h.get("view"))
              for name, h in payload["heads"].items()}
     meta = json.loads((model_dir / META_FILE).read_text(encoding="utf-8"))
     return heads, meta

@@ -21,10 +21,11 @@ log = logging.getLogger(__name__)
 
 
 def head_config(ccfg: dict, head: str) -> dict:
-    """The classifier config one head sees: its own column_min_df and term weighting strength(s)
-    (classifier.head_min_df, classifier.head_term_weighting)."""
+    """The classifier config one head sees: its own column_min_df, term weighting strength(s) and
+    view block (classifier.head_min_df, classifier.head_term_weighting, classifier.head_view)."""
     return {**ccfg, "column_min_df": (ccfg.get("head_min_df") or {}).get(head, 1),
-            "term_weighting": (ccfg.get("head_term_weighting") or {}).get(head, 0.0)}
+            "term_weighting": (ccfg.get("head_term_weighting") or {}).get(head, 0.0),
+            "view_block": (ccfg.get("head_view") or {}).get(head)}
 
 
 def fit_heads(train: pd.DataFrame, taxonomy: Taxonomy, cfg: dict, progress=None) -> tuple[dict, dict, "object"]:

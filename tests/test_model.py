@@ -246,6 +246,40 @@ def test_ensemble_family_saves_loads_and_explains(cfg, tmp_path):
     assert loaded["topic"].weights.shape == (len(SMALL_TEXTS), len(head.columns))
 
 
+def test_view_votes_on_plain_block_columns_and_survives_a_round_trip(cfg, tmp_path):
+    """classifier.head_view: a one-block SVM reads the block's plain TF-IDF (the head's column
+    scale undone) and counts as one more voter beside the ensemble's members."""
+    from pipeline.classify import feature_builder
+    from pipeline.train import head_config
+
+    tax = parse_taxonomy(SMALL_TAXONOMY)
+    texts = [t for texts in SMALL_TEXTS.values() for t in texts]
+    y = np.array([topic for topic, texts in SMALL_TEXTS.items() for _ in texts])
+    ccfg = head_config({**cfg["classifier"], "min_df": 1, "head_view": {"topic": "chars"},
+                        "head_term_weighting": {"topic": 2.0}}, "topic")
+    builder = feature_builder(cfg, tax)
+    feats = builder.frame(texts, [" ".join(t) for t in builder.tokenize(texts)])
+    shared = models.fit_shared_features([feats], ccfg)
+    head = models.fit_head(shared, feats, y, models.ENSEMBLE, ["words", "chars"], ccfg, cfg["seed"])
+    assert head.view["block"] == "chars"
+    assert head.view["share"] == 1 / (len(models.ensemble_members(ccfg["families"])) + 1)
+    X = models.transform(shared, feats)
+    chars = shared.output_indices_["chars"]
+    plain = models.view_matrix(head.matrix(X), head.view["positions"], head.scale)
+    np.testing.assert_allclose(plain.toarray(), X[:, chars.start:chars.stop].toarray(), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(head.scale[head.view["positions"]], 1.0)   # the head itself reads them weighted
+    members = head.clf.predict_proba(head.matrix(X))
+    voter = head.view["clf"].predict_proba(plain)
+    np.testing.assert_allclose(head.proba(X), models.sharpen(
+        (1 - head.view["share"]) * members + head.view["share"] * voter, head.temperature))
+    models.save_model(tmp_path / "m", {"topic": head}, {"taxonomy_checksum": tax.checksum}, cfg, tax.raw)
+    loaded, _ = models.load_heads(tmp_path / "m")
+    np.testing.assert_array_equal(head.predict_proba(feats), loaded["topic"].predict_proba(feats))
+    with pytest.raises(DiaoyanError, match="view block 'edges' is not among"):
+        models.fit_head(shared, feats, y, models.ENSEMBLE, ["words", "chars"], {**ccfg, "view_block": "edges"},
+                        cfg["seed"])
+
+
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.lists(st.floats(0.01, 1.0), min_size=3, max_size=3), min_size=1, max_size=20),
        st.floats(0.2, 5.0))
@@ -423,15 +457,17 @@ def test_change_word_check_separates_comments_with_and_without_the_words():
     assert out["achievement_recall_without"]["called_achievement"] == 0.0
 
 
-def test_model_saved_before_temperatures_existed_loads_unchanged(model, taxonomy, fast_cfg, tmp_path, monkeypatch):
-    """Format 1 folders written before heads carried a temperature load with temperature 1."""
+def test_model_saved_before_temperatures_and_views_existed_loads_unchanged(model, taxonomy, fast_cfg, tmp_path,
+                                                                           monkeypatch):
+    """Format 1 folders written before heads carried a temperature or a view load with temperature 1
+    and no view: their probabilities are the classifier's own."""
     feats = model.features.frame(SAMPLES, [" ".join(t) for t in model.features.tokenize(SAMPLES)])
     old_saved = models.Head.saved
     monkeypatch.setattr(models.Head, "saved", lambda self: {k: v for k, v in old_saved(self).items()
-                                                            if k != "temperature"})
+                                                            if k not in ("temperature", "view")})
     models.save_model(tmp_path / "old", model.heads, {"taxonomy_checksum": taxonomy.checksum}, fast_cfg, taxonomy.raw)
     heads, _ = models.load_heads(tmp_path / "old")
     for name, head in heads.items():
-        assert head.temperature == 1.0
+        assert head.temperature == 1.0 and head.view is None
         raw = head.clf.predict_proba(head.matrix(models.transform(head.features, feats)))
         np.testing.assert_array_equal(head.predict_proba(feats), raw)
