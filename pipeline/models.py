@@ -559,7 +559,7 @@ def save_model(model_dir: Path, heads: dict[str, Head], meta: dict, cfg: dict, t
         if old.exists():
             shutil.rmtree(old)
         model_dir.rename(old)
-        # Keep evaluation results that belong to the folder, not to one training run.
+        # The old folder goes whole: its metrics.json scored the old model, so the new one starts without.
         tmp.rename(model_dir)
         shutil.rmtree(old)
     else:

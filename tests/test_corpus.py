@@ -278,3 +278,30 @@ def test_double_coding_refers_to_the_labels_in_the_files(cfg, corpus, taxonomy):
     disagree = (coding["first_topic"] != coding["second_topic"]) | (coding["first_kind"] != coding["second_kind"])
     assert (coding.loc[~disagree, "adjudicated"] == "no").all()
     assert (coding.loc[coding["adjudicated"] == "yes", "adjudicated_topic"] != "").all()
+
+
+# ---------------------------------------------------------------- evaluation sets (corpus/eval)
+
+def test_transcript_check_sets_use_the_taxonomy_and_the_segmenters_comments(cfg, taxonomy, bundled_comments,
+                                                                              segmenter):
+    """Every hand-labelled transcript comment is a respondent comment the segmenter gives today, with
+    the same text as `classify` writes it (de-identified), and its labels are in the taxonomy; the
+    full set has every respondent comment once. If segmentation changes, this says which rows drifted."""
+    from pipeline import deidentify
+
+    redactor = deidentify.build_redactor(bundled_comments, cfg, segmenter)
+    respondent = bundled_comments[bundled_comments["role"] == "respondent"].set_index("comment_id")["text"]
+    respondent = respondent.map(lambda text: redactor.redact(text, count=False))
+    allowed = {"topic": set(taxonomy.labels), "kind": set(taxonomy.kinds), "sentiment": set(SENTIMENT_LABELS)}
+    for path in (resolve(p) for p in cfg["paths"]["check_sets"]):
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        assert frame["comment_id"].is_unique, path.name
+        unknown = frame.loc[~frame["comment_id"].isin(respondent.index), "comment_id"].tolist()
+        assert not unknown, f"{path.name}: not respondent comments of the bundled transcripts: {unknown[:5]}"
+        drifted = frame.loc[frame["text"].to_numpy() != respondent.loc[frame["comment_id"]].to_numpy(), "comment_id"]
+        assert drifted.empty, f"{path.name}: text differs from the segmenter's for {drifted.tolist()[:5]}"
+        for column, values in allowed.items():
+            bad = frame.loc[~frame[column].isin(values), "comment_id"].tolist()
+            assert not bad, f"{path.name}: {column} outside the taxonomy for {bad[:5]}"
+    full = pd.read_csv(resolve("corpus/eval/transcripts_all.csv"), dtype=str, keep_default_na=False)
+    assert sorted(full["comment_id"]) == sorted(respondent.index)
