@@ -84,17 +84,18 @@ def decide_topics(proba: np.ndarray, labels: list[str], taxonomy: Taxonomy, ccfg
     return primary, conf, multi
 
 
-def context_blend(proba: np.ndarray, groups: np.ndarray, weight: float, window: int) -> np.ndarray:
+def context_blend(proba: np.ndarray, groups: np.ndarray, weight: float | np.ndarray, window: int) -> np.ndarray:
     """Rows in reading order and a group key per row (one speaker's turn) → probabilities where each
     row keeps 1 − weight of its own and takes weight from the mean of its neighbours: up to `window`
-    rows on each side with the same key. A row with no such neighbour is unchanged; with nothing to
-    blend (weight or window 0) the input itself comes back.
+    rows on each side with the same key. `weight` is one number or one per row. A row with no such
+    neighbour is unchanged; with nothing to blend (weight or window 0) the input itself comes back.
 
     A segmenter cuts an answer into sentences, and a short piece ("这事拖了快一年了。") is about what
     the sentences around it are about.
     """
     proba = np.asarray(proba, dtype=float)
-    if weight <= 0 or window <= 0 or len(proba) < 2:
+    weight = np.broadcast_to(np.asarray(weight, dtype=float), (len(proba),))
+    if not (weight > 0).any() or window <= 0 or len(proba) < 2:
         return proba
     groups = np.asarray(groups)
     total, count = np.zeros_like(proba), np.zeros(len(proba))
@@ -106,8 +107,21 @@ def context_blend(proba: np.ndarray, groups: np.ndarray, weight: float, window: 
         count[offset:][same] += 1
     has = count > 0
     out = proba.copy()
-    out[has] = (1 - weight) * proba[has] + weight * total[has] / count[has, None]
+    w = weight[has, None]
+    out[has] = (1 - w) * proba[has] + w * total[has] / count[has, None]
     return out
+
+
+def context_weights(alone: np.ndarray, labels: list[str], taxonomy: Taxonomy, ccfg: dict) -> np.ndarray:
+    """How much each comment takes from its turn: classifier.topic_context_weight, rising towards
+    topic_context_weight_other as the comment's own P(other) rises. A piece that by itself names no
+    area ("对，一个人一千多。", "那段时间真是……") leans on its answer; one with a clear topic keeps it."""
+    base = float(ccfg.get("topic_context_weight", 0.0))
+    weights = np.full(len(alone), base)
+    top = ccfg.get("topic_context_weight_other")
+    if top is not None and taxonomy.other in labels:
+        weights += (float(top) - base) * alone[:, labels.index(taxonomy.other)]
+    return weights
 
 
 def head_labels(name: str, head, X, taxonomy: Taxonomy, ccfg: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -126,7 +140,7 @@ def predict(model: Model, texts: list[str], tokens: list[str] | None, ccfg: dict
     """Texts (and their space-joined tokens, when segment already made them) → prediction columns.
     X is the shared feature matrix when the caller already has it (see Model.matrix). With groups
     (one key per text, in reading order: the speaker's turn), topic also reads the neighbouring
-    comments of the same turn (classifier.topic_context_weight, see context_blend)."""
+    comments of the same turn (see context_weights and context_blend)."""
     if tokens is None:
         tokens = [" ".join(t) for t in model.features.tokenize(texts)]
     if X is None:
@@ -151,7 +165,7 @@ def predict(model: Model, texts: list[str], tokens: list[str] | None, ccfg: dict
         if head == "topic":
             alone = proba
             if groups is not None:
-                proba = context_blend(proba, groups, ccfg.get("topic_context_weight", 0.0),
+                proba = context_blend(proba, groups, context_weights(alone, labels, model.taxonomy, ccfg),
                                       ccfg.get("topic_context_window", 0))
             primary, conf, multi = decide_topics(proba, labels, model.taxonomy, ccfg)
             out["topic"], out["topic_confidence"], out["topics"] = primary, conf, multi

@@ -316,6 +316,34 @@ def test_context_blend_keeps_distributions_and_never_reads_across_turns(rows, we
         np.testing.assert_allclose(out[i], expected, atol=1e-9)
 
 
+@given(st.lists(st.tuples(st.sampled_from("ab"), st.lists(st.floats(0.01, 1.0), min_size=3, max_size=3),
+                          st.floats(0.0, 1.0)), min_size=1, max_size=20), st.integers(1, 3))
+def test_context_blend_with_a_weight_per_row_blends_each_row_by_its_own(rows, window):
+    turns = np.array([t for t, _, _ in rows])
+    proba = np.array([p for _, p, _ in rows]); proba = proba / proba.sum(1, keepdims=True)
+    weights = np.array([w for _, _, w in rows])
+    out = context_blend(proba, turns, weights, window)
+    for i, w in enumerate(weights):
+        np.testing.assert_allclose(out[i], context_blend(proba, turns, w, window)[i], atol=1e-9)
+
+
+def test_context_weight_rises_with_a_comments_own_p_other(taxonomy, cfg):
+    from pipeline.classify import context_weights
+    from pipeline.taxonomy import parse_taxonomy
+
+    labels = list(taxonomy.labels)
+    alone = np.zeros((3, len(labels)))
+    alone[0, labels.index("other")] = 1.0                     # names no area: leans on its turn
+    alone[1, labels.index("coordination")] = 1.0              # a clear topic of its own
+    alone[2, [labels.index("other"), labels.index("coordination")]] = 0.5
+    ccfg = {**cfg["classifier"], "topic_context_weight": 0.5, "topic_context_weight_other": 0.8}
+    np.testing.assert_allclose(context_weights(alone, labels, taxonomy, ccfg), [0.8, 0.5, 0.65])
+    np.testing.assert_allclose(context_weights(alone, labels, taxonomy, {**ccfg, "topic_context_weight_other": None}),
+                               [0.5, 0.5, 0.5])
+    no_other = parse_taxonomy(SMALL_TAXONOMY)                 # a taxonomy without `other`: one weight
+    np.testing.assert_allclose(context_weights(alone[:, :3], no_other.labels, no_other, ccfg), [0.5, 0.5, 0.5])
+
+
 def test_predict_reads_neighbours_only_within_a_turn(model, fast_cfg):
     from pipeline.classify import predict as classify_predict
     texts = ["两个部门互相推诿，工单来回退了三次，谁都不认领。", "这事拖了快一年了。",
