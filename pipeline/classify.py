@@ -139,8 +139,8 @@ def predict(model: Model, texts: list[str], tokens: list[str] | None, ccfg: dict
             X=None, groups: np.ndarray | None = None) -> pd.DataFrame:
     """Texts (and their space-joined tokens, when segment already made them) → prediction columns.
     X is the shared feature matrix when the caller already has it (see Model.matrix). With groups
-    (one key per text, in reading order: the speaker's turn), topic also reads the neighbouring
-    comments of the same turn (see context_weights and context_blend)."""
+    (one key per text, in reading order: the speaker's turn), topic and kind also read the
+    neighbouring comments of the same turn (see context_weights and context_blend)."""
     if tokens is None:
         tokens = [" ".join(t) for t in model.features.tokenize(texts)]
     if X is None:
@@ -175,9 +175,15 @@ def predict(model: Model, texts: list[str], tokens: list[str] | None, ccfg: dict
                 for i in moved[np.array(by_itself) != np.array(primary)[moved]]:
                     evidence[i].append("上下文: 同一段发言的前后句")
         else:
+            alone = proba
+            if groups is not None:
+                proba = context_blend(proba, groups, float(ccfg.get("kind_context_weight", 0.0)),
+                                      ccfg.get("kind_context_window", 0))
             best = proba.argmax(1)
             out["kind"] = [labels[j] for j in best]
             out["kind_confidence"] = np.round(proba.max(1), 4)
+            for i in np.flatnonzero(best != alone.argmax(1)):
+                evidence[i].append("类型上下文: 同一段发言的前后句")
         chosen = np.array([labels.index(v) if v in labels else 0 for v in out[head]])
         tops = models.top_features(Xh, chosen, clf.weights, clf.names, clf.shown, ccfg["evidence_features"])
         name = "议题" if head == "topic" else "类型"

@@ -163,7 +163,7 @@ def _sentiment_eval(model: Model, test: pd.DataFrame, social: pd.DataFrame | Non
 
 
 def transcript_comments(folder: Path, model: Model, cfg: dict) -> pd.DataFrame:
-    """A folder of transcripts → its comments as `classify` outputs them (topic in context): where a
+    """A folder of transcripts → its comments as `classify` outputs them (topic and kind in context): where a
     check set's comments come from, with their neighbours. Names are kept: only labels are compared."""
     return runner.process(folder, model.taxonomy, model, cfg, keep_names=True)["comments"]
 
@@ -172,8 +172,8 @@ def check_set_eval(model: Model, taxonomy: Taxonomy, frame: pd.DataFrame, cfg: d
                    in_context: pd.DataFrame | None = None) -> dict:
     """Labelled comments from another source (e.g. a hand-labelled sample of real transcripts):
     the closest thing to unseen real text; never used in training. With in_context (the classified
-    comments of the transcripts the check set was sampled from, see transcript_comments), topic is
-    also scored as `classify` decides it there, reading each comment's neighbours in its turn."""
+    comments of the transcripts the check set was sampled from, see transcript_comments), topic and
+    kind are also scored as `classify` decides them there, reading each comment's neighbours in its turn."""
     texts = frame["text"].tolist()
     tokens = [" ".join(t) for t in model.features.tokenize(texts)]
     X = model.matrix(texts, tokens)
@@ -182,13 +182,15 @@ def check_set_eval(model: Model, taxonomy: Taxonomy, frame: pd.DataFrame, cfg: d
         if model.has(head) and head in frame:
             pred, conf = head_labels(head, model.heads[head], X, taxonomy, cfg["classifier"])
             out[head] = classification_report(frame[head], pred, labels, conf)
-    if in_context is not None and model.has("topic") and {"comment_id", "topic"} <= set(frame):
-        decided = in_context[in_context["classified"].astype(bool)].set_index("comment_id")["topic"]
+    for head, labels in (("topic", taxonomy.labels), ("kind", list(taxonomy.kinds))):
+        if in_context is None or not model.has(head) or not {"comment_id", head} <= set(frame):
+            continue
+        decided = in_context[in_context["classified"].astype(bool)].set_index("comment_id")[head]
         found = frame["comment_id"].isin(decided.index).to_numpy()
         if found.any():
-            report = classification_report(frame.loc[found, "topic"], decided.loc[frame.loc[found, "comment_id"]].to_numpy(),
-                                           taxonomy.labels)
-            out["topic_in_context"] = {**report, "found": int(found.sum())}
+            report = classification_report(frame.loc[found, head], decided.loc[frame.loc[found, "comment_id"]].to_numpy(),
+                                           labels)
+            out[f"{head}_in_context"] = {**report, "found": int(found.sum())}
     if "sentiment" in frame:
         scfg = cfg["sentiment"]
         for backend in sentiment.BACKENDS:
@@ -382,10 +384,12 @@ def render(metrics: dict) -> str:
             parts.append(f"sentiment AUC {cs['sentiment_domain']['auc']:.3f} (snownlp "
                          f"{cs.get('sentiment_snownlp', {}).get('auc', float('nan')):.3f})")
         lines.append(f"\n[check set {name}, n={cs['n']}] " + ", ".join(parts))
-        if "topic_in_context" in cs:
-            ctx = cs["topic_in_context"]
-            lines.append(f"  topic in context (as classify decides it, reading the same turn's neighbours; "
-                         f"{ctx['found']} of {cs['n']} found): macro-F1 {ctx['macro_f1']:.3f} (accuracy {ctx['accuracy']:.3f})")
+        for head in ("topic", "kind"):
+            if f"{head}_in_context" in cs:
+                ctx = cs[f"{head}_in_context"]
+                lines.append(f"  {head} in context (as classify decides it, reading the same turn's neighbours; "
+                             f"{ctx['found']} of {cs['n']} found): macro-F1 {ctx['macro_f1']:.3f} "
+                             f"(accuracy {ctx['accuracy']:.3f})")
     two = metrics.get("two_coders")
     if two and "topic" in two:
         lines.append(f"\n[two coders: {two['n']} held-out comments coded again, blind, by a second coder]")

@@ -355,18 +355,29 @@ def test_predict_reads_neighbours_only_within_a_turn(model, fast_cfg):
                                 groups=np.array(["t", "t", "t"]))
     assert one_turn.loc[1, "topic"] == "coordination"
     changed = one_turn["topic"] != alone["topic"]
-    assert (one_turn["evidence"].str.contains("上下文") == changed).all()
+    assert (one_turn["evidence"].str.contains(r"(?:^|；)上下文:") == changed).all()
+    kind_changed = one_turn["kind"] != alone["kind"]
+    assert (one_turn["evidence"].str.contains("类型上下文:") == kind_changed).all()
+    # Kind weight 1: the middle piece's kind is what its two neighbours' probabilities say together.
+    borrowed = classify_predict(model, texts, None, {**fast_cfg["classifier"], "kind_context_weight": 1.0,
+                                                     "kind_context_window": 1}, groups=np.array(["t", "t", "t"]))
+    kind_head = model.heads["kind"]
+    pair = [texts[0], texts[2]]
+    neighbours = kind_head.proba(model.matrix(pair, [" ".join(t) for t in model.features.tokenize(pair)]))
+    assert borrowed.loc[1, "kind"] == str(kind_head.classes_[neighbours.mean(0).argmax()])
 
 
 def test_check_set_is_also_scored_in_context_when_its_transcripts_are_given(model, taxonomy, fast_cfg):
     from pipeline.evaluate import check_set_eval
     frame = pd.DataFrame({"comment_id": ["D1-1-0", "D1-1-1", "D9-9-9"], "text": SAMPLES[:3],
-                          "topic": ["burden_reduction", "coordination", "evaluation_orientation"]})
+                          "topic": ["burden_reduction", "coordination", "evaluation_orientation"],
+                          "kind": ["problem", "suggestion", "other"]})
     in_context = pd.DataFrame({"comment_id": ["D1-1-0", "D1-1-1", "D1-2-0"], "classified": [True, True, False],
-                               "topic": ["burden_reduction", "other", ""]})
+                               "topic": ["burden_reduction", "other", ""], "kind": ["problem", "suggestion", ""]})
     report = check_set_eval(model, taxonomy, frame, fast_cfg, in_context)
     assert report["topic_in_context"]["found"] == 2              # the third is not among the transcripts' comments
     assert report["topic_in_context"]["accuracy"] == 0.5
+    assert report["kind_in_context"]["found"] == 2 and report["kind_in_context"]["accuracy"] == 1.0
     assert "topic_in_context" not in check_set_eval(model, taxonomy, frame, fast_cfg)
 
 
