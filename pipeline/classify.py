@@ -121,7 +121,7 @@ def context_weights(alone: np.ndarray, labels: list[str], taxonomy: Taxonomy, cc
     top = ccfg.get("topic_context_weight_other")
     if top is not None and taxonomy.other in labels:
         weights += (float(top) - base) * alone[:, labels.index(taxonomy.other)]
-    return weights
+    return np.clip(weights, 0.0, 1.0)
 
 
 def head_labels(name: str, head, X, taxonomy: Taxonomy, ccfg: dict) -> tuple[np.ndarray, np.ndarray]:
