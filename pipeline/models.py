@@ -378,9 +378,9 @@ def select_family(features: pd.DataFrame, y: np.ndarray, ccfg: dict, seed: int, 
         # The view reads plain TF-IDF, the same at every strength: one fit per fold.
         positions = view_positions(vec, columns, ccfg.get("view_block"))
         if positions is not None:
-            plain = np.ones(len(columns), dtype=np.float32)
-            tasks.append(delayed(_fold_proba)(make_view_classifier(ccfg, seed), head_matrix(X_all, columns[positions], plain[positions]),
-                                              y[train_idx], w, head_matrix(X_rest, columns[positions], plain[positions]), labels))
+            block = columns[positions]
+            tasks.append(delayed(_fold_proba)(make_view_classifier(ccfg, seed), sparse.csr_matrix(X_all)[:, block],
+                                              y[train_idx], w, sparse.csr_matrix(X_rest)[:, block], labels))
         probas = Parallel(n_jobs=min(ccfg.get("n_jobs", 1), len(tasks)))(tasks)
         view_proba = probas[len(jobs)] if positions is not None else None
         fold_proba = dict(zip(jobs, probas))
