@@ -18,7 +18,7 @@ from pipeline import models, runner, sentiment
 from pipeline.classify import Model, head_labels
 from pipeline.corpus import load_corpus, test_rows, training_rows
 from pipeline.io import write_json
-from pipeline.train import fit_heads, head_config
+from pipeline.train import fit_heads, head_config, partner_labels
 from pipeline.metrics import binary_sentiment_report, classification_report
 from pipeline.taxonomy import Taxonomy
 
@@ -120,8 +120,10 @@ def _head_eval(head: str, model: Model, taxonomy: Taxonomy, train: pd.DataFrame,
         out["baselines_test"]["cue_words"] = classification_report(y_test, cue_baseline(list(test_texts)),
                                                                    labels)["macro_f1"]
     # 5-fold CV on the training split: every family compared; the chosen family's out-of-fold report.
-    result = models.select_family(train_feats[tr].reset_index(drop=True), y_train, head_config(ccfg, head), seed,
-                                  ccfg["feature_blocks"][head], cross_validate=True)
+    hcfg = head_config(ccfg, head)
+    result = models.select_family(train_feats[tr].reset_index(drop=True), y_train, hcfg, seed,
+                                  ccfg["feature_blocks"][head], cross_validate=True,
+                                  partner=partner_labels(train, tr, hcfg))
     cv_pred = np.array(result.labels)[result.oof_proba.argmax(1)]
     out["cv"] = {"folds": ccfg["cv_folds"], "macro_f1_by_family": result.comparison, "chosen": result.family,
                  "term_weighting": result.term_weighting,

@@ -7,6 +7,7 @@ import logging
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from pipeline import models
@@ -21,11 +22,18 @@ log = logging.getLogger(__name__)
 
 
 def head_config(ccfg: dict, head: str) -> dict:
-    """The classifier config one head sees: its own column_min_df, term weighting strength(s) and
-    view block (classifier.head_min_df, classifier.head_term_weighting, classifier.head_view)."""
+    """The classifier config one head sees: its own column_min_df, term weighting strength(s), view
+    block and cross partner (classifier.head_min_df, head_term_weighting, head_view, head_cross)."""
     return {**ccfg, "column_min_df": (ccfg.get("head_min_df") or {}).get(head, 1),
             "term_weighting": (ccfg.get("head_term_weighting") or {}).get(head, 0.0),
-            "view_block": (ccfg.get("head_view") or {}).get(head)}
+            "view_block": (ccfg.get("head_view") or {}).get(head),
+            "cross_with": (ccfg.get("head_cross") or {}).get(head)}
+
+
+def partner_labels(frame: pd.DataFrame, rows: np.ndarray, hcfg: dict) -> np.ndarray | None:
+    """The labels of the head named by classifier.head_cross on a head's rows ("" where missing)."""
+    column = hcfg.get("cross_with")
+    return frame.loc[rows, column].to_numpy() if column and column in frame else None
 
 
 def fit_heads(train: pd.DataFrame, taxonomy: Taxonomy, cfg: dict, progress=None) -> tuple[dict, dict, "object"]:
@@ -48,13 +56,14 @@ def fit_heads(train: pd.DataFrame, taxonomy: Taxonomy, cfg: dict, progress=None)
         say(f"choosing a model family for {head} on {int(rows.sum())} comments")
         blocks, hcfg = ccfg["feature_blocks"][head], head_config(ccfg, head)
         head_feats, y = feats[rows].reset_index(drop=True), train.loc[rows, head].to_numpy()
+        partner = partner_labels(train, rows, hcfg)
         choice = models.select_family(head_feats, y, hcfg, seed, blocks, folds=ccfg["selection_folds"],
-                                      max_rows=ccfg["selection_max_rows"])
+                                      max_rows=ccfg["selection_max_rows"], partner=partner)
         temperature = 1.0
         if ccfg.get("calibrate_temperature", True) and choice.oof_proba is not None:
             temperature = models.fit_temperature(choice.oof_proba, choice.y, choice.labels)
         hcfg = {**hcfg, "term_weighting": choice.term_weighting}
-        plans[head] = (head_feats, y, choice.family, blocks, hcfg, None, temperature)
+        plans[head] = (head_feats, y, choice.family, blocks, hcfg, None, temperature, partner)
         records[head] = {"family": choice.family, "labels": sorted(set(y)), "blocks": blocks,
                          "cv_macro_f1_by_family": choice.comparison, "n_train": int(rows.sum()),
                          "term_weighting": choice.term_weighting,
@@ -65,9 +74,12 @@ def fit_heads(train: pd.DataFrame, taxonomy: Taxonomy, cfg: dict, progress=None)
         general = general_examples(scfg["general_samples"], seed) if scfg["general_weight"] > 0 else \
             pd.DataFrame(columns=["text", "sentiment"])
         texts, y, w, _mask = training_targets(rows, general, scfg["general_weight"])
-        s_feats = builder.frame(texts, [" ".join(t) for t in builder.tokenize(texts)])
+        # Our own rows were tokenised above (neutral ones enter twice): only the reviews are new.
+        known = dict(zip(train["text"], tokens))
+        s_tokens = [known[t] if t in known else " ".join(builder.tokenize([t])[0]) for t in texts]
+        s_feats = builder.frame(texts, s_tokens)
         s_cfg = {**head_config(ccfg, "sentiment"), "C": scfg["C"]}
-        plans["sentiment"] = (s_feats, y, scfg["families"][0], scfg["feature_blocks"], s_cfg, w, 1.0)
+        plans["sentiment"] = (s_feats, y, scfg["families"][0], scfg["feature_blocks"], s_cfg, w, 1.0, None)
         records["sentiment"] = {"family": scfg["families"][0], "labels": sorted(set(y)),
                                 "blocks": scfg["feature_blocks"], "n_train": int(len(rows)),
                                 "n_general": int(len(general))}
@@ -77,8 +89,8 @@ def fit_heads(train: pd.DataFrame, taxonomy: Taxonomy, cfg: dict, progress=None)
     # The vocabulary and IDF come from our own comments only: fitted on the general-domain reviews
     # too, they shift the topic and kind features (measured: kind macro-F1 −0.015 held-out).
     shared = models.fit_shared_features([feats], ccfg)
-    heads = {head: models.fit_head(shared, f, y, family, blocks, hcfg, seed, w, temperature)
-             for head, (f, y, family, blocks, hcfg, w, temperature) in plans.items()}
+    heads = {head: models.fit_head(shared, f, y, family, blocks, hcfg, seed, w, temperature, partner)
+             for head, (f, y, family, blocks, hcfg, w, temperature, partner) in plans.items()}
     return heads, records, builder
 
 

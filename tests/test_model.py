@@ -280,6 +280,74 @@ def test_view_votes_on_plain_block_columns_and_survives_a_round_trip(cfg, tmp_pa
                         cfg["seed"])
 
 
+def test_family_choice_prefers_the_first_listed_within_the_margin_and_keeps_its_best_strength():
+    mean = {("ensemble", 0.0): 0.805, ("ensemble", 2.0): 0.811, ("linear_svm", 0.0): 0.806,
+            ("linear_svm", 2.0): 0.812, ("logreg", 0.0): 0.80, ("logreg", 2.0): 0.80}
+    families, strengths = ["ensemble", "linear_svm", "logreg"], [0.0, 2.0]
+    best, comparison = models.pick_candidate(mean, families, strengths, margin=0.002)
+    assert best == ("ensemble", 2.0) and comparison == {"ensemble": 0.811, "linear_svm": 0.812, "logreg": 0.80}
+    assert models.pick_candidate(mean, families, strengths, margin=0.0)[0] == ("linear_svm", 2.0)
+    assert models.pick_candidate(mean, ["logreg"], strengths, margin=0.0)[0] == ("logreg", 0.0)   # tie: weaker
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("abc"), st.sampled_from(["p", "q", ""])), min_size=1, max_size=40))
+def test_cross_codes_keep_each_rows_own_label_and_give_every_class_enough_rows(pairs):
+    y, partner = np.array([a for a, _ in pairs]), np.array([b for _, b in pairs])
+    codes, owner = models.cross_codes(y, partner, min_rows=3)
+    own = np.unique(y)
+    assert (own[owner[codes]] == y).all()                       # summing back gives each row its own label
+    sizes = pd.Series(codes).value_counts()
+    for code, n in sizes.items():                               # enough rows to calibrate, unless the label is rarer
+        assert n >= 3 or (y == own[owner[code]]).sum() == n
+    pair_rows = pd.Series(list(zip(y, partner))).value_counts()
+    frequent = [(a, b) for (a, b), n in pair_rows.items() if n >= 3 and b]
+    for a, b in pair_rows.index:
+        assert len(set(codes[(y == a) & (partner == b)])) == 1
+    for a, b in frequent:                                       # frequent pairs are never merged
+        others = [codes[(y == a2) & (partner == b2)][0] for a2, b2 in frequent if (a2, b2) != (a, b)]
+        assert codes[(y == a) & (partner == b)][0] not in others
+
+
+def test_cross_voter_votes_with_labels_summed_back_and_survives_a_round_trip(cfg, tmp_path):
+    """classifier.head_cross: one more voter trained on topic × kind, summed back over the kinds,
+    with an equal share; without varying partner labels there is no cross voter."""
+    from pipeline.classify import feature_builder
+    from pipeline.train import head_config
+
+    tax = parse_taxonomy(SMALL_TAXONOMY)
+    texts = [t for texts in SMALL_TEXTS.values() for t in texts]
+    y = np.array([topic for topic, texts in SMALL_TEXTS.items() for _ in texts])
+    kinds = np.array(["problem" if "建议" not in t and i % 2 else "suggestion" for i, t in enumerate(texts)])
+    ccfg = head_config({**cfg["classifier"], "min_df": 1, "head_view": {"topic": "chars"},
+                        "head_term_weighting": {"topic": 2.0}, "head_cross": {"topic": "kind"}}, "topic")
+    builder = feature_builder(cfg, tax)
+    feats = builder.frame(texts, [" ".join(t) for t in builder.tokenize(texts)])
+    shared = models.fit_shared_features([feats], ccfg)
+    head = models.fit_head(shared, feats, y, models.ENSEMBLE, ["words", "chars"], ccfg, cfg["seed"],
+                           partner=kinds)
+    voters = len(models.ensemble_members(ccfg["families"])) + 1          # the members and the view
+    assert head.cross["with"] == "kind" and head.cross["share"] == 1 / (voters + 1)
+    assert len(head.cross["clf"].classes_) == 6                          # 3 topics × 2 kinds
+    X = models.transform(shared, feats)
+    Xh = head.matrix(X)
+    summed = models.cross_proba(head.cross, Xh, len(head.classes_))
+    np.testing.assert_allclose(summed.sum(1), 1.0)
+    joint = head.cross["clf"].predict_proba(Xh)
+    parking = np.flatnonzero(head.cross["owner"][head.cross["clf"].classes_] == list(head.classes_).index("parking"))
+    np.testing.assert_allclose(summed[:, list(head.classes_).index("parking")], joint[:, parking].sum(1))
+    before = models.with_view(head.clf.predict_proba(Xh), head.view["clf"].predict_proba(
+        models.view_matrix(Xh, head.view["positions"], head.scale)), head.view["share"])
+    np.testing.assert_allclose(head.proba(X), models.sharpen(
+        (1 - head.cross["share"]) * before + head.cross["share"] * summed, head.temperature))
+    models.save_model(tmp_path / "m", {"topic": head}, {"taxonomy_checksum": tax.checksum}, cfg, tax.raw)
+    loaded, _ = models.load_heads(tmp_path / "m")
+    np.testing.assert_array_equal(head.predict_proba(feats), loaded["topic"].predict_proba(feats))
+    alone = models.fit_head(shared, feats, y, models.ENSEMBLE, ["words", "chars"], ccfg, cfg["seed"],
+                            partner=np.array([""] * len(y)))
+    assert alone.cross is None
+
+
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.lists(st.floats(0.01, 1.0), min_size=3, max_size=3), min_size=1, max_size=20),
        st.floats(0.2, 5.0))
@@ -496,17 +564,17 @@ def test_change_word_check_separates_comments_with_and_without_the_words():
     assert out["achievement_recall_without"]["called_achievement"] == 0.0
 
 
-def test_model_saved_before_temperatures_and_views_existed_loads_unchanged(model, taxonomy, fast_cfg, tmp_path,
-                                                                           monkeypatch):
-    """Format 1 folders written before heads carried a temperature or a view load with temperature 1
-    and no view: their probabilities are the classifier's own."""
+def test_model_saved_before_temperatures_and_extra_voters_existed_loads_unchanged(model, taxonomy, fast_cfg,
+                                                                                 tmp_path, monkeypatch):
+    """Format 1 folders written before heads carried a temperature, a view or a cross voter load with
+    temperature 1 and neither voter: their probabilities are the classifier's own."""
     feats = model.features.frame(SAMPLES, [" ".join(t) for t in model.features.tokenize(SAMPLES)])
     old_saved = models.Head.saved
     monkeypatch.setattr(models.Head, "saved", lambda self: {k: v for k, v in old_saved(self).items()
-                                                            if k not in ("temperature", "view")})
+                                                            if k not in ("temperature", "view", "cross")})
     models.save_model(tmp_path / "old", model.heads, {"taxonomy_checksum": taxonomy.checksum}, fast_cfg, taxonomy.raw)
     heads, _ = models.load_heads(tmp_path / "old")
     for name, head in heads.items():
-        assert head.temperature == 1.0 and head.view is None
+        assert head.temperature == 1.0 and head.view is None and head.cross is None
         raw = head.clf.predict_proba(head.matrix(models.transform(head.features, feats)))
         np.testing.assert_array_equal(head.predict_proba(feats), raw)
