@@ -430,7 +430,7 @@ def select_family(features: pd.DataFrame, y: np.ndarray, ccfg: dict, seed: int, 
     strata = np.where(eval_mask, y, "__aux__")
     fitted = ensemble_members(families)
     splits = [(train_idx, test_idx[eval_mask[test_idx]]) for train_idx, test_idx in splitter.split(features, strata)]
-    # Vectorising is a third of the work and runs in one process per fold: every fold's at once.
+    # Vectorising is a large share of a fold's work: every fold's vectoriser is fitted in parallel first.
     prepared = Parallel(n_jobs=min(ccfg.get("n_jobs", 1), len(splits)))(
         delayed(_fold_matrices)(features.iloc[train_idx], features.iloc[test_idx], y[train_idx], ccfg, blocks,
                                 strengths) for train_idx, test_idx in splits)
