@@ -161,8 +161,7 @@ def cross_proba(cross: dict, Xh: sparse.spmatrix, n_labels: int) -> np.ndarray:
 
 def cross_share(family: str, ccfg: dict) -> float:
     """The cross voter's weight: one more equal voter beside the family's own and the view's."""
-    voters = (len(ensemble_members(ccfg["families"])) if family == ENSEMBLE else 1) + bool(ccfg.get("view_block"))
-    return 1.0 / (voters + 1)
+    return 1.0 / (family_voters(family, ccfg) + bool(ccfg.get("view_block")) + 1)
 
 
 def usable_partner(partner: np.ndarray | None, ccfg: dict) -> np.ndarray | None:
@@ -195,16 +194,19 @@ def view_matrix(Xh: sparse.spmatrix, positions: np.ndarray, scale: np.ndarray) -
     return sparse.csr_matrix(sparse.csr_matrix(Xh)[:, positions].multiply(plain[None, :]))
 
 
+def family_voters(family: str, ccfg: dict) -> int:
+    """How many voters a family is on its own: the ensemble's members, or the single family."""
+    return len(ensemble_members(ccfg["families"])) if family == ENSEMBLE else 1
+
+
 def view_share(family: str, ccfg: dict) -> float:
-    """The view's weight in a head's probabilities: one voter beside the family's own
-    (the ensemble's members, or the single family)."""
-    voters = len(ensemble_members(ccfg["families"])) if family == ENSEMBLE else 1
-    return 1.0 / (voters + 1)
+    """The view's weight in a head's probabilities: one voter beside the family's own."""
+    return 1.0 / (family_voters(family, ccfg) + 1)
 
 
-def with_view(proba: np.ndarray, view_proba: np.ndarray | None, share: float) -> np.ndarray:
+def with_voter(proba: np.ndarray, voter_proba: np.ndarray | None, share: float) -> np.ndarray:
     """Mix one more voter's probabilities in (the view's or the cross voter's)."""
-    return proba if view_proba is None else (1.0 - share) * proba + share * view_proba
+    return proba if voter_proba is None else (1.0 - share) * proba + share * voter_proba
 
 
 def with_marks(frame: pd.DataFrame) -> pd.DataFrame:
@@ -312,9 +314,9 @@ class Head:
         proba = self.clf.predict_proba(Xh)
         if self.view is not None:
             view_proba = self.view["clf"].predict_proba(view_matrix(Xh, self.view["positions"], self.scale))
-            proba = with_view(proba, view_proba, self.view["share"])
+            proba = with_voter(proba, view_proba, self.view["share"])
         if self.cross is not None:
-            proba = with_view(proba, cross_proba(self.cross, Xh, proba.shape[1]), self.cross["share"])
+            proba = with_voter(proba, cross_proba(self.cross, Xh, proba.shape[1]), self.cross["share"])
         return sharpen(proba, self.temperature)
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
@@ -457,8 +459,8 @@ def select_family(features: pd.DataFrame, y: np.ndarray, ccfg: dict, seed: int, 
         for strength in strengths:
             if ENSEMBLE in families:  # the soft vote of the members just fitted: no extra fit needed
                 fold_proba[(strength, ENSEMBLE)] = np.mean([fold_proba[(strength, f)] for f in fitted], axis=0)
-        fold_proba = {(s, f): with_view(with_view(p, view_proba, view_share(f, ccfg)),
-                                        cross_by_strength.get(s), cross_share(f, ccfg))
+        fold_proba = {(s, f): with_voter(with_voter(p, view_proba, view_share(f, ccfg)),
+                                         cross_by_strength.get(s), cross_share(f, ccfg))
                       for (s, f), p in fold_proba.items()}
         for (strength, family), proba in fold_proba.items():
             oof[(family, strength)][test_idx] = proba
@@ -526,23 +528,16 @@ def fit_head(shared: ColumnTransformer, features: pd.DataFrame, y: np.ndarray, f
     X = head_matrix(X_all, columns, scale)
     view, block = None, ccfg.get("view_block")
     positions = view_positions(shared, columns, block)
-    fits = {"clf": (make_classifier(family, ccfg, seed), X, y)}
     if positions is not None:
-        view = {"block": block, "positions": positions, "share": view_share(family, ccfg)}
-        fits["view"] = (make_view_classifier(ccfg, seed), view_matrix(X, positions, scale), y)
+        view = {"block": block, "positions": positions, "share": view_share(family, ccfg),
+                "clf": _fit(make_view_classifier(ccfg, seed), view_matrix(X, positions, scale), y, weights)}
     cross, partner = None, usable_partner(partner, ccfg)
     if partner is not None:
         codes, owner = cross_codes(y, partner, cross_min_rows(ccfg))
-        cross = {"with": ccfg["cross_with"], "owner": owner, "share": cross_share(family, ccfg)}
-        fits["cross"] = (make_cross_classifier(ccfg, seed), X, codes)
-    # The voters are independent: fitted side by side.
-    fitted = dict(zip(fits, Parallel(n_jobs=min(ccfg.get("n_jobs", 1), len(fits)))(
-        delayed(_fit)(clf, matrix, target, weights) for clf, matrix, target in fits.values())))
-    if view is not None:
-        view["clf"] = fitted["view"]
-    if cross is not None:
-        cross["clf"] = fitted["cross"]
-    return Head(shared, fitted["clf"], columns, scale, temperature, view, cross)
+        cross = {"with": ccfg["cross_with"], "owner": owner, "share": cross_share(family, ccfg),
+                 "clf": _fit(make_cross_classifier(ccfg, seed), X, codes, weights)}
+    return Head(shared, _fit(make_classifier(family, ccfg, seed), X, y, weights), columns, scale, temperature,
+                view, cross)
 
 
 def _aligned_proba(clf, X, labels: list[str]) -> np.ndarray:

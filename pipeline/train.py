@@ -63,7 +63,8 @@ def fit_heads(train: pd.DataFrame, taxonomy: Taxonomy, cfg: dict, progress=None)
         if ccfg.get("calibrate_temperature", True) and choice.oof_proba is not None:
             temperature = models.fit_temperature(choice.oof_proba, choice.y, choice.labels)
         hcfg = {**hcfg, "term_weighting": choice.term_weighting}
-        plans[head] = (head_feats, y, choice.family, blocks, hcfg, None, temperature, partner)
+        plans[head] = {"features": head_feats, "y": y, "family": choice.family, "blocks": blocks, "ccfg": hcfg,
+                       "temperature": temperature, "partner": partner}
         records[head] = {"family": choice.family, "labels": sorted(set(y)), "blocks": blocks,
                          "cv_macro_f1_by_family": choice.comparison, "n_train": int(rows.sum()),
                          "term_weighting": choice.term_weighting,
@@ -79,7 +80,8 @@ def fit_heads(train: pd.DataFrame, taxonomy: Taxonomy, cfg: dict, progress=None)
         s_tokens = [known[t] if t in known else " ".join(builder.tokenize([t])[0]) for t in texts]
         s_feats = builder.frame(texts, s_tokens)
         s_cfg = {**head_config(ccfg, "sentiment"), "C": scfg["C"]}
-        plans["sentiment"] = (s_feats, y, scfg["families"][0], scfg["feature_blocks"], s_cfg, w, 1.0, None)
+        plans["sentiment"] = {"features": s_feats, "y": y, "family": scfg["families"][0],
+                              "blocks": scfg["feature_blocks"], "ccfg": s_cfg, "weights": w}
         records["sentiment"] = {"family": scfg["families"][0], "labels": sorted(set(y)),
                                 "blocks": scfg["feature_blocks"], "n_train": int(len(rows)),
                                 "n_general": int(len(general))}
@@ -89,8 +91,7 @@ def fit_heads(train: pd.DataFrame, taxonomy: Taxonomy, cfg: dict, progress=None)
     # The vocabulary and IDF come from our own comments only: fitted on the general-domain reviews
     # too, they shift the topic and kind features (measured: kind macro-F1 −0.015 held-out).
     shared = models.fit_shared_features([feats], ccfg)
-    heads = {head: models.fit_head(shared, f, y, family, blocks, hcfg, seed, w, temperature, partner)
-             for head, (f, y, family, blocks, hcfg, w, temperature, partner) in plans.items()}
+    heads = {head: models.fit_head(shared, seed=seed, **plan) for head, plan in plans.items()}
     return heads, records, builder
 
 

@@ -336,7 +336,7 @@ def test_cross_voter_votes_with_labels_summed_back_and_survives_a_round_trip(cfg
     joint = head.cross["clf"].predict_proba(Xh)
     parking = np.flatnonzero(head.cross["owner"][head.cross["clf"].classes_] == list(head.classes_).index("parking"))
     np.testing.assert_allclose(summed[:, list(head.classes_).index("parking")], joint[:, parking].sum(1))
-    before = models.with_view(head.clf.predict_proba(Xh), head.view["clf"].predict_proba(
+    before = models.with_voter(head.clf.predict_proba(Xh), head.view["clf"].predict_proba(
         models.view_matrix(Xh, head.view["positions"], head.scale)), head.view["share"])
     np.testing.assert_allclose(head.proba(X), models.sharpen(
         (1 - head.cross["share"]) * before + head.cross["share"] * summed, head.temperature))
