@@ -112,6 +112,74 @@ def context_blend(proba: np.ndarray, groups: np.ndarray, weight: float | np.ndar
     return out
 
 
+def answered_questions(comments: pd.DataFrame) -> pd.DataFrame:
+    """Comment records in reading order → per comment the question it answers and where that came from:
+    its questionnaire or table column header (`question`; from "survey"), else the last interviewer
+    turn before it in the same document (from "interviewer"), else nothing ("", "")."""
+    header = comments["question"].fillna("").astype(str) if "question" in comments else pd.Series("", index=comments.index)
+    turn_text = comments.groupby(["doc_id", "turn"], sort=False)["text"].transform("".join)
+    last_asked: dict = {}
+    texts, sources = [], []
+    for doc, role, own_header, whole_turn in zip(comments["doc_id"], comments["role"], header, turn_text):
+        if role == "interviewer":
+            last_asked[doc] = whole_turn
+        if own_header:
+            texts.append(own_header)
+            sources.append("survey")
+        elif last_asked.get(doc):
+            texts.append(last_asked[doc])
+            sources.append("interviewer")
+        else:
+            texts.append("")
+            sources.append("")
+    return pd.DataFrame({"question_text": texts, "question_from": sources}, index=comments.index)
+
+
+def asked_kind(question: str, cues: dict[str, list[str]]) -> str:
+    """The kind a question asks for: the kind whose cue word ends last in it, so "针对这些问题，您有
+    什么建议？" asks for suggestions; at the same end the longer cue wins (不满意 over 满意). "" if none."""
+    best, best_at = "", (-1, 0)
+    for kind, words in cues.items():
+        for word in words:
+            at = question.rfind(word)
+            if at >= 0 and (at + len(word), len(word)) > best_at:
+                best, best_at = kind, (at + len(word), len(word))
+    return best
+
+
+def with_prior(proba: np.ndarray, prior: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Each row keeps 1 − its weight of its probabilities and takes its weight from its prior row."""
+    weights = np.clip(np.asarray(weights, dtype=float), 0.0, 1.0)[:, None]
+    return (1 - weights) * proba + weights * prior
+
+
+def topic_question_prior(question_proba: np.ndarray, labels: list[str], other: str | None,
+                         weight: float) -> tuple[np.ndarray, np.ndarray]:
+    """The topic head's probabilities for each comment's question → (prior, weight per row). The prior
+    is the question's topics without `other`, renormalised; its weight is `weight` × their mass, so a
+    question about one area ("考核这块呢？") pulls its answers towards it and a generic one ("大家谈谈？")
+    does not pull."""
+    prior = np.array(question_proba, dtype=float)
+    if other in labels:
+        prior[:, labels.index(other)] = 0.0
+    mass = prior.sum(1)
+    return prior / np.maximum(mass, 1e-12)[:, None], weight * mass
+
+
+def kind_question_prior(questions: pd.DataFrame, labels: list[str], ccfg: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Each comment's question → (prior, weight per row): the kind it asks for (asked_kind with
+    classifier.question_kind_cues), at classifier.kind_question_weight for where the question came from."""
+    cues = {kind: words for kind, words in (ccfg.get("question_kind_cues") or {}).items() if kind in labels}
+    weight_of = ccfg.get("kind_question_weight") or {}
+    prior, weights = np.zeros((len(questions), len(labels))), np.zeros(len(questions))
+    for i, (text, source) in enumerate(zip(questions["question_text"], questions["question_from"])):
+        kind = asked_kind(text, cues) if text else ""
+        if kind:
+            prior[i, labels.index(kind)] = 1.0
+            weights[i] = float(weight_of.get(source, 0.0))
+    return prior, weights
+
+
 def context_weights(alone: np.ndarray, labels: list[str], taxonomy: Taxonomy, ccfg: dict) -> np.ndarray:
     """How much each comment takes from its turn: classifier.topic_context_weight, rising towards
     topic_context_weight_other as the comment's own P(other) rises. A piece that by itself names no
@@ -135,12 +203,38 @@ def head_labels(name: str, head, X, taxonomy: Taxonomy, ccfg: dict) -> tuple[np.
     return np.array(labels)[proba.argmax(1)], proba.max(1)
 
 
+def question_proba(model: Model, head, questions: pd.DataFrame) -> np.ndarray:
+    """A head's probabilities for each row's question text (zeros where it has none); each distinct
+    question is read once."""
+    texts = questions["question_text"].tolist()
+    distinct = sorted({t for t in texts if t})
+    out = np.zeros((len(texts), len(head.classes_)))
+    if distinct:
+        tokens = [" ".join(t) for t in model.features.tokenize(distinct)]
+        read = head.proba(model.matrix(distinct, tokens))
+        row_of = {text: i for i, text in enumerate(distinct)}
+        for i, text in enumerate(texts):
+            if text:
+                out[i] = read[row_of[text]]
+    return out
+
+
+def changed_rows(before: np.ndarray, after: np.ndarray, decide) -> np.ndarray:
+    """Rows whose decision (decide: probabilities → labels) differs between two sets of probabilities."""
+    moved = np.flatnonzero((before != after).any(axis=1))
+    if not len(moved):
+        return moved
+    return moved[np.asarray(decide(before[moved])) != np.asarray(decide(after[moved]))]
+
+
 def predict(model: Model, texts: list[str], tokens: list[str] | None, ccfg: dict,
-            X=None, groups: np.ndarray | None = None) -> pd.DataFrame:
+            X=None, groups: np.ndarray | None = None, questions: pd.DataFrame | None = None) -> pd.DataFrame:
     """Texts (and their space-joined tokens, when segment already made them) → prediction columns.
     X is the shared feature matrix when the caller already has it (see Model.matrix). With groups
     (one key per text, in reading order: the speaker's turn), topic and kind also read the
-    neighbouring comments of the same turn (see context_weights and context_blend)."""
+    neighbouring comments of the same turn (see context_weights and context_blend). With questions
+    (answered_questions, one row per text), they also read the question each comment answers (see
+    topic_question_prior and kind_question_prior)."""
     if tokens is None:
         tokens = [" ".join(t) for t in model.features.tokenize(texts)]
     if X is None:
@@ -161,29 +255,39 @@ def predict(model: Model, texts: list[str], tokens: list[str] | None, ccfg: dict
         clf = model.heads[head]
         labels = [str(c) for c in clf.classes_]
         Xh = clf.matrix(X)
-        proba = clf.proba_of_matrix(Xh)
+        alone = clf.proba_of_matrix(Xh)
         if head == "topic":
-            alone = proba
+            def decide(p):
+                return decide_topics(p, labels, model.taxonomy, ccfg)[0]
+            in_turn = alone
             if groups is not None:
-                proba = context_blend(proba, groups, context_weights(alone, labels, model.taxonomy, ccfg),
-                                      ccfg.get("topic_context_window", 0))
+                in_turn = context_blend(alone, groups, context_weights(alone, labels, model.taxonomy, ccfg),
+                                        ccfg.get("topic_context_window", 0))
+            proba = in_turn
+            if questions is not None and float(ccfg.get("topic_question_weight", 0.0)) > 0:
+                proba = with_prior(in_turn, *topic_question_prior(question_proba(model, clf, questions), labels,
+                                                                  model.taxonomy.other,
+                                                                  float(ccfg["topic_question_weight"])))
             primary, conf, multi = decide_topics(proba, labels, model.taxonomy, ccfg)
             out["topic"], out["topic_confidence"], out["topics"] = primary, conf, multi
-            moved = np.flatnonzero((proba != alone).any(axis=1))   # rows that had neighbours
-            if len(moved):
-                by_itself, _, _ = decide_topics(alone[moved], labels, model.taxonomy, ccfg)
-                for i in moved[np.array(by_itself) != np.array(primary)[moved]]:
-                    evidence[i].append("上下文: 同一段发言的前后句")
+            context_note, question_note = "上下文: 同一段发言的前后句", "上下文: 所答的问题"
         else:
-            alone = proba
+            def decide(p):
+                return p.argmax(1)
+            in_turn = alone
             if groups is not None:
-                proba = context_blend(proba, groups, float(ccfg.get("kind_context_weight", 0.0)),
-                                      ccfg.get("kind_context_window", 0))
-            best = proba.argmax(1)
-            out["kind"] = [labels[j] for j in best]
+                in_turn = context_blend(alone, groups, float(ccfg.get("kind_context_weight", 0.0)),
+                                        ccfg.get("kind_context_window", 0))
+            proba = in_turn
+            if questions is not None:
+                proba = with_prior(in_turn, *kind_question_prior(questions, labels, ccfg))
+            out["kind"] = [labels[j] for j in proba.argmax(1)]
             out["kind_confidence"] = np.round(proba.max(1), 4)
-            for i in np.flatnonzero(best != alone.argmax(1)):
-                evidence[i].append("类型上下文: 同一段发言的前后句")
+            context_note, question_note = "类型上下文: 同一段发言的前后句", "类型上下文: 所答的问题"
+        for i in changed_rows(alone, in_turn, decide):
+            evidence[i].append(context_note)
+        for i in changed_rows(in_turn, proba, decide):
+            evidence[i].append(question_note)
         chosen = np.array([labels.index(v) if v in labels else 0 for v in out[head]])
         tops = models.top_features(Xh, chosen, clf.weights, clf.names, clf.shown, ccfg["evidence_features"])
         name = "议题" if head == "topic" else "类型"
@@ -206,7 +310,9 @@ def run(comments: pd.DataFrame, model: Model, cfg: dict) -> pd.DataFrame:
     if mask.any():
         sub = comments.loc[mask]
         turns = (sub["doc_id"].astype(str) + "/" + sub["turn"].astype(str)).to_numpy()
-        pred = predict(model, sub["text"].tolist(), sub["tokens"].tolist(), cfg["classifier"], groups=turns)
+        questions = answered_questions(comments).loc[mask].reset_index(drop=True)
+        pred = predict(model, sub["text"].tolist(), sub["tokens"].tolist(), cfg["classifier"], groups=turns,
+                       questions=questions)
         for col in ("topic", "topic_confidence", "topics", "kind", "kind_confidence", "evidence"):
             comments.loc[mask, col] = pred[col].to_numpy()
     return comments

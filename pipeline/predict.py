@@ -1,4 +1,5 @@
-"""A CSV with a `text` column → the same rows, in order, with topic, kind, sentiment and evidence columns."""
+"""A CSV with a `text` column (and optionally `question`) → the same rows, in order, with topic, kind,
+sentiment and evidence columns."""
 
 from __future__ import annotations
 
@@ -16,12 +17,21 @@ def read_input(path: Path) -> pd.DataFrame:
     return read_text_csv(path, hint="name the comment column 'text'")
 
 
+def questions_of(frame: pd.DataFrame) -> pd.DataFrame | None:
+    """A `question` column (the questionnaire item each row answers, as in a survey export) → the
+    questions classify.predict reads; None without one."""
+    if "question" not in frame.columns:
+        return None
+    asked = frame["question"].fillna("").astype(str).str.strip().to_numpy()
+    return pd.DataFrame({"question_text": asked, "question_from": np.where(asked != "", "survey", "")})
+
+
 def run(frame: pd.DataFrame, model: classify.Model, cfg: dict) -> tuple[pd.DataFrame, list[str]]:
     """Rows with `text` → rows with prediction columns (input columns first, untouched)."""
     texts = frame["text"].fillna("").astype(str).tolist()
     tokens = [" ".join(t) for t in model.features.tokenize(texts)]
     X = model.matrix(texts, tokens)
-    pred = classify.predict(model, texts, tokens, cfg["classifier"], X)
+    pred = classify.predict(model, texts, tokens, cfg["classifier"], X, questions=questions_of(frame))
     notices = [f"the model has no {h} head (no {h} labels in its training data): {h} columns are empty"
                for h in ("topic", "kind", "sentiment") if not model.has(h)]
     backend = cfg["sentiment"]["backend"]

@@ -152,6 +152,16 @@ def test_predict_keeps_every_row_in_order_with_all_columns(model, fast_cfg, tmp_
     assert ((scores >= 0) & (scores <= 1)).all()
 
 
+def test_predict_reads_a_question_column_as_the_questionnaire_item_each_row_answers(model, fast_cfg):
+    texts = ["少开会，多办事。", "少开会，多办事。", "少开会，多办事。"]
+    cfg = {**fast_cfg, "classifier": {**fast_cfg["classifier"], "kind_question_weight": {"survey": 0.9}}}
+    plain = predict.run(pd.DataFrame({"text": texts}), model, cfg)[0]
+    asked = predict.run(pd.DataFrame({"text": texts, "question": ["9、您对改进机关作风有何意见建议？",
+                                                                  "8、当前还存在哪些突出问题？", ""]}), model, cfg)[0]
+    assert asked["kind"].tolist()[:2] == ["suggestion", "problem"] and asked.loc[2, "kind"] == plain.loc[2, "kind"]
+    assert asked["question"].tolist()[2] == ""                  # the input column is kept as it was
+
+
 def test_predict_without_text_column_is_a_clear_error(tmp_path, model, fast_cfg):
     src = tmp_path / "in.csv"
     pd.DataFrame({"comment": ["x"]}).to_csv(src, index=False)
@@ -433,6 +443,87 @@ def test_predict_reads_neighbours_only_within_a_turn(model, fast_cfg):
     pair = [texts[0], texts[2]]
     neighbours = kind_head.proba(model.matrix(pair, [" ".join(t) for t in model.features.tokenize(pair)]))
     assert borrowed.loc[1, "kind"] == str(kind_head.classes_[neighbours.mean(0).argmax()])
+
+
+def test_each_comment_answers_its_column_header_or_the_interviewers_last_turn_in_its_document():
+    from pipeline.classify import answered_questions
+    rows = [("D1", 0, "header", "", "座谈会记录"),
+            ("D1", 1, "respondent", "", "我先说两句。"),                      # nobody has asked yet
+            ("D1", 2, "interviewer", "", "考核这块呢？"), ("D1", 2, "interviewer", "", "具体说说。"),
+            ("D1", 3, "respondent", "", "指标年中改了三回。"), ("D1", 3, "respondent", "", "真没法干。"),
+            ("D1", 4, "respondent", "", "我补充一点。"),                      # a second speaker, same question
+            ("D2", 0, "respondent", "", "窗口排队太久。"),                    # another document: no question
+            ("D3", 0, "respondent", "9、您有何意见建议？", "少开会。")]
+    comments = pd.DataFrame(rows, columns=["doc_id", "turn", "role", "question", "text"])
+    out = answered_questions(comments)
+    assert out["question_text"].tolist() == ["", "", "考核这块呢？具体说说。", "考核这块呢？具体说说。",
+                                             "考核这块呢？具体说说。", "考核这块呢？具体说说。", "考核这块呢？具体说说。",
+                                             "", "9、您有何意见建议？"]
+    assert out["question_from"].tolist() == ["", "", "interviewer", "interviewer", "interviewer", "interviewer",
+                                             "interviewer", "", "survey"]
+    no_headers = answered_questions(comments.drop(columns="question"))
+    assert no_headers["question_text"].iloc[-1] == ""
+
+
+def test_the_kind_a_question_asks_for_is_its_last_cue(cfg):
+    from pipeline.classify import asked_kind
+    cues = cfg["classifier"]["question_kind_cues"]
+    assert asked_kind("8、您认为当前机关作风方面还存在哪些突出问题？", cues) == "problem"
+    assert asked_kind("9、您对改进机关作风有何意见建议？", cues) == "suggestion"
+    assert asked_kind("针对刚才说的这些问题，您有什么建议？", cues) == "suggestion"
+    assert asked_kind("这两年有哪些变化？", cues) == "achievement"
+    assert asked_kind("对哪些方面还不满意？", cues) == "problem"      # 不满意, not 满意
+    assert asked_kind("10、您还有什么想说的？", cues) == ""
+
+
+def test_predict_reads_the_question_each_comment_answers(model, fast_cfg):
+    from pipeline.classify import predict as classify_predict
+    ccfg = fast_cfg["classifier"]
+    texts = ["少开会，多办事。", "这个我们也有体会。"]
+    none = pd.DataFrame({"question_text": ["", ""], "question_from": ["", ""]})
+    alone = classify_predict(model, texts, None, ccfg)
+    pd.testing.assert_frame_equal(alone, classify_predict(model, texts, None, ccfg, questions=none))
+    asked = pd.DataFrame({"question_text": ["9、您对改进机关作风有何意见建议？", "考核评价这块，指标年年变、排名压力大，您怎么看？"],
+                          "question_from": ["survey", "interviewer"]})
+    strong = {**ccfg, "kind_question_weight": {"survey": 0.9, "interviewer": 0.0}, "topic_question_weight": 0.9}
+    read = classify_predict(model, texts, None, strong, questions=asked)
+    assert read.loc[0, "kind"] == "suggestion"                  # the box asks for suggestions
+    assert read.loc[1, "topic"] == "evaluation_orientation"     # the question names the area
+    kind_changed, topic_changed = read["kind"] != alone["kind"], read["topic"] != alone["topic"]
+    assert (read["evidence"].str.contains("类型上下文: 所答的问题") == kind_changed).all()
+    assert (read["evidence"].str.contains(r"(?:^|；)上下文: 所答的问题") == topic_changed).all()
+    off = {**ccfg, "kind_question_weight": {}, "topic_question_weight": 0.0}
+    pd.testing.assert_frame_equal(alone, classify_predict(model, texts, None, off, questions=asked))
+
+
+def test_classify_reads_the_questionnaire_item_each_answer_is_under(model, fast_cfg):
+    from pipeline import classify
+    texts = ["少开会，多办事。", "少开会，多办事。"]
+    comments = pd.DataFrame({"doc_id": ["D1", "D2"], "turn": [0, 0], "role": ["respondent", "respondent"],
+                             "question": ["9、您对改进机关作风有何意见建议？", ""], "text": texts,
+                             "tokens": [" ".join(t) for t in model.features.tokenize(texts)]})
+    cfg = {**fast_cfg, "classifier": {**fast_cfg["classifier"], "kind_question_weight": {"survey": 0.9}}}
+    out = classify.run(comments, model, cfg)
+    assert out.loc[0, "kind"] == "suggestion"
+    assert out.loc[1, "kind"] == classify.predict(model, texts[1:], None, cfg["classifier"]).loc[0, "kind"]
+
+
+@given(st.lists(st.tuples(st.lists(st.floats(0.01, 1.0), min_size=4, max_size=4),
+                          st.lists(st.floats(0.0, 1.0), min_size=4, max_size=4)), min_size=1, max_size=20),
+       st.floats(0.0, 1.0))
+def test_a_topic_question_prior_keeps_distributions_and_weighs_by_the_questions_area_mass(rows, weight):
+    from pipeline.classify import topic_question_prior, with_prior
+    labels = ["a", "b", "c", "other"]
+    proba = np.array([p for p, _ in rows]); proba = proba / proba.sum(1, keepdims=True)
+    question = np.array([q for _, q in rows]); question = question / np.maximum(question.sum(1, keepdims=True), 1e-9)
+    prior, weights = topic_question_prior(question, labels, "other", weight)
+    mass = question[:, :3].sum(1)
+    np.testing.assert_allclose(weights, weight * mass, atol=1e-9)
+    assert (prior[:, 3] == 0).all()
+    out = with_prior(proba, prior, weights)
+    has_area = mass > 1e-9
+    np.testing.assert_allclose(out[has_area].sum(1), 1.0)
+    np.testing.assert_allclose(out[~has_area], proba[~has_area])   # a question naming no area changes nothing
 
 
 def test_check_set_is_also_scored_in_context_when_its_transcripts_are_given(model, taxonomy, fast_cfg):
