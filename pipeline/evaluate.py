@@ -389,7 +389,8 @@ def render(metrics: dict) -> str:
         for head in ("topic", "kind"):
             if f"{head}_in_context" in cs:
                 ctx = cs[f"{head}_in_context"]
-                lines.append(f"  {head} in context (as classify decides it, reading the same turn's neighbours; "
+                lines.append(f"  {head} in context (as classify decides it, reading the same turn's neighbours and the question "
+                             f"answered; "
                              f"{ctx['found']} of {cs['n']} found): macro-F1 {ctx['macro_f1']:.3f} "
                              f"(accuracy {ctx['accuracy']:.3f})")
     two = metrics.get("two_coders")
