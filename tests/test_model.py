@@ -471,7 +471,9 @@ def test_the_kind_a_question_asks_for_is_its_last_cue(cfg):
     assert asked_kind("8、您认为当前机关作风方面还存在哪些突出问题？", cues) == "problem"
     assert asked_kind("9、您对改进机关作风有何意见建议？", cues) == "suggestion"
     assert asked_kind("针对刚才说的这些问题，您有什么建议？", cues) == "suggestion"
-    assert asked_kind("这两年有哪些变化？", cues) == "achievement"
+    assert asked_kind("这两年减负有哪些成效？", cues) == "achievement"
+    assert asked_kind("这两年有哪些变化？", cues) == ""                # change either way: no kind asked
+    assert asked_kind("9、其他意见：", cues) == ""
     assert asked_kind("对哪些方面还不满意？", cues) == "problem"      # 不满意, not 满意
     assert asked_kind("10、您还有什么想说的？", cues) == ""
 
