@@ -219,6 +219,11 @@ def question_proba(model: Model, head, questions: pd.DataFrame) -> np.ndarray:
     return out
 
 
+def shortened(text: str, limit: int = 30) -> str:
+    """A question as evidence shows it: at most `limit` characters, its end kept (what it asks)."""
+    return text if len(text) <= limit else "…" + text[-limit:]
+
+
 def changed_rows(before: np.ndarray, after: np.ndarray, decide) -> np.ndarray:
     """Rows whose decision (decide: probabilities → labels) differs between two sets of probabilities."""
     moved = np.flatnonzero((before != after).any(axis=1))
@@ -287,7 +292,7 @@ def predict(model: Model, texts: list[str], tokens: list[str] | None, ccfg: dict
         for i in changed_rows(alone, in_turn, decide):
             evidence[i].append(context_note)
         for i in changed_rows(in_turn, proba, decide):
-            evidence[i].append(question_note)
+            evidence[i].append(f"{question_note}（{shortened(questions['question_text'].iloc[i])}）")
         chosen = np.array([labels.index(v) if v in labels else 0 for v in out[head]])
         tops = models.top_features(Xh, chosen, clf.weights, clf.names, clf.shown, ccfg["evidence_features"])
         name = "议题" if head == "topic" else "类型"

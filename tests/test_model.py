@@ -478,6 +478,13 @@ def test_the_kind_a_question_asks_for_is_its_last_cue(cfg):
     assert asked_kind("10、您还有什么想说的？", cues) == ""
 
 
+def test_evidence_shows_a_long_question_by_its_end():
+    from pipeline.classify import shortened
+    question = "各位早上好，今天请大家来，主要是听听基层的声音。那我们先从减负说起，这两年督查检查有没有少一些？"
+    assert shortened(question).startswith("…") and shortened(question).endswith("有没有少一些？")
+    assert len(shortened(question)) == 31 and shortened("考核这块呢？") == "考核这块呢？"
+
+
 def test_predict_reads_the_question_each_comment_answers(model, fast_cfg):
     from pipeline.classify import predict as classify_predict
     ccfg = fast_cfg["classifier"]
@@ -494,6 +501,8 @@ def test_predict_reads_the_question_each_comment_answers(model, fast_cfg):
     kind_changed, topic_changed = read["kind"] != alone["kind"], read["topic"] != alone["topic"]
     assert (read["evidence"].str.contains("类型上下文: 所答的问题") == kind_changed).all()
     assert (read["evidence"].str.contains(r"(?:^|；)上下文: 所答的问题") == topic_changed).all()
+    assert topic_changed[1]                                     # alone, "这个我们也有体会。" names no area
+    assert "所答的问题（考核评价这块，指标年年变、排名压力大，您怎么看？）" in read.loc[1, "evidence"]
     off = {**ccfg, "kind_question_weight": {}, "topic_question_weight": 0.0}
     pd.testing.assert_frame_equal(alone, classify_predict(model, texts, None, off, questions=asked))
 
