@@ -147,15 +147,10 @@ def asked_kind(question: str, cues: dict[str, list[str]]) -> str:
     return best
 
 
-def with_prior(proba: np.ndarray, prior: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Each row keeps 1 − its weight of its probabilities and takes its weight from its prior row."""
-    weights = np.clip(np.asarray(weights, dtype=float), 0.0, 1.0)[:, None]
-    return (1 - weights) * proba + weights * prior
-
-
 def topic_question_prior(question_proba: np.ndarray, labels: list[str], other: str | None,
                          weight: float) -> tuple[np.ndarray, np.ndarray]:
-    """The topic head's probabilities for each comment's question → (prior, weight per row). The prior
+    """The topic head's probabilities for each comment's question → (prior, weight per row as a
+    column, for models.with_voter). The prior
     is the question's topics without `other`, renormalised; its weight is `weight` × their mass, so a
     question about one area ("考核这块呢？") pulls its answers towards it and a generic one ("大家谈谈？")
     does not pull."""
@@ -163,11 +158,11 @@ def topic_question_prior(question_proba: np.ndarray, labels: list[str], other: s
     if other in labels:
         prior[:, labels.index(other)] = 0.0
     mass = prior.sum(1)
-    return prior / np.maximum(mass, 1e-12)[:, None], weight * mass
+    return prior / np.maximum(mass, 1e-12)[:, None], np.clip(weight * mass, 0.0, 1.0)[:, None]
 
 
 def kind_question_prior(questions: pd.DataFrame, labels: list[str], ccfg: dict) -> tuple[np.ndarray, np.ndarray]:
-    """Each comment's question → (prior, weight per row): the kind it asks for (asked_kind with
+    """Each comment's question → (prior, weight per row as a column): the kind it asks for (asked_kind with
     classifier.question_kind_cues), at classifier.kind_question_weight for where the question came from."""
     cues = {kind: words for kind, words in (ccfg.get("question_kind_cues") or {}).items() if kind in labels}
     weight_of = ccfg.get("kind_question_weight") or {}
@@ -177,7 +172,7 @@ def kind_question_prior(questions: pd.DataFrame, labels: list[str], ccfg: dict) 
         if kind:
             prior[i, labels.index(kind)] = 1.0
             weights[i] = float(weight_of.get(source, 0.0))
-    return prior, weights
+    return prior, np.clip(weights, 0.0, 1.0)[:, None]
 
 
 def context_weights(alone: np.ndarray, labels: list[str], taxonomy: Taxonomy, ccfg: dict) -> np.ndarray:
@@ -270,7 +265,7 @@ def predict(model: Model, texts: list[str], tokens: list[str] | None, ccfg: dict
                                         ccfg.get("topic_context_window", 0))
             proba = in_turn
             if questions is not None and float(ccfg.get("topic_question_weight", 0.0)) > 0:
-                proba = with_prior(in_turn, *topic_question_prior(question_proba(model, clf, questions), labels,
+                proba = models.with_voter(in_turn, *topic_question_prior(question_proba(model, clf, questions), labels,
                                                                   model.taxonomy.other,
                                                                   float(ccfg["topic_question_weight"])))
             primary, conf, multi = decide_topics(proba, labels, model.taxonomy, ccfg)
@@ -285,7 +280,7 @@ def predict(model: Model, texts: list[str], tokens: list[str] | None, ccfg: dict
                                         ccfg.get("kind_context_window", 0))
             proba = in_turn
             if questions is not None:
-                proba = with_prior(in_turn, *kind_question_prior(questions, labels, ccfg))
+                proba = models.with_voter(in_turn, *kind_question_prior(questions, labels, ccfg))
             out["kind"] = [labels[j] for j in proba.argmax(1)]
             out["kind_confidence"] = np.round(proba.max(1), 4)
             context_note, question_note = "类型上下文: 同一段发言的前后句", "类型上下文: 所答的问题"

@@ -389,9 +389,8 @@ def render(metrics: dict) -> str:
         for head in ("topic", "kind"):
             if f"{head}_in_context" in cs:
                 ctx = cs[f"{head}_in_context"]
-                lines.append(f"  {head} in context (as classify decides it, reading the same turn's neighbours and the question "
-                             f"answered; "
-                             f"{ctx['found']} of {cs['n']} found): macro-F1 {ctx['macro_f1']:.3f} "
+                lines.append(f"  {head} in context (as classify decides it, reading the same turn's neighbours "
+                             f"and the question answered; {ctx['found']} of {cs['n']} found): macro-F1 {ctx['macro_f1']:.3f} "
                              f"(accuracy {ctx['accuracy']:.3f})")
     two = metrics.get("two_coders")
     if two and "topic" in two:

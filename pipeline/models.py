@@ -204,8 +204,9 @@ def view_share(family: str, ccfg: dict) -> float:
     return 1.0 / (family_voters(family, ccfg) + 1)
 
 
-def with_voter(proba: np.ndarray, voter_proba: np.ndarray | None, share: float) -> np.ndarray:
-    """Mix one more voter's probabilities in (the view's or the cross voter's)."""
+def with_voter(proba: np.ndarray, voter_proba: np.ndarray | None, share: float | np.ndarray) -> np.ndarray:
+    """Mix one more voter's probabilities in (the view's, the cross voter's, or a question's prior):
+    `share` is one number, or one per row as a column."""
     return proba if voter_proba is None else (1.0 - share) * proba + share * voter_proba
 
 

@@ -77,7 +77,9 @@ def fit_heads(train: pd.DataFrame, taxonomy: Taxonomy, cfg: dict, progress=None)
         texts, y, w, _mask = training_targets(rows, general, scfg["general_weight"])
         # Our own rows were tokenised above (neutral ones enter twice): only the reviews are new.
         known = dict(zip(train["text"], tokens))
-        s_tokens = [known[t] if t in known else " ".join(builder.tokenize([t])[0]) for t in texts]
+        unseen = list(dict.fromkeys(t for t in texts if t not in known))
+        known.update(zip(unseen, (" ".join(t) for t in builder.tokenize(unseen))))
+        s_tokens = [known[t] for t in texts]
         s_feats = builder.frame(texts, s_tokens)
         s_cfg = {**head_config(ccfg, "sentiment"), "C": scfg["C"]}
         plans["sentiment"] = {"features": s_feats, "y": y, "family": scfg["families"][0],
