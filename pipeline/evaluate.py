@@ -19,7 +19,7 @@ from pipeline.classify import Model, head_labels
 from pipeline.corpus import load_corpus, test_rows, training_rows
 from pipeline.io import write_json
 from pipeline.train import fit_heads, head_config, partner_labels
-from pipeline.metrics import binary_sentiment_report, classification_report
+from pipeline.metrics import binary_sentiment_report, classification_report, macro_f1_interval
 from pipeline.taxonomy import Taxonomy
 
 SUGGESTION_CUES = re.compile(r"建议|希望|应当|应该|要(?!求)|需要|呼吁|能不能|最好|亟需|务必")
@@ -93,6 +93,8 @@ def _head_eval(head: str, model: Model, taxonomy: Taxonomy, train: pd.DataFrame,
     # Held-out test split with the saved model.
     pred, conf = held_out[0][te], held_out[1][te]
     out["test"] = classification_report(y_test, pred, labels, conf)
+    out["test"]["macro_f1_interval"] = macro_f1_interval(y_test, pred, labels,
+                                                         int(cfg["evaluate"].get("bootstrap_rounds", 0)), seed)
     registers = test.loc[te, "register"].to_numpy() if "register" in test else np.array([""] * len(y_test))
     out["test"]["by_register"] = {
         reg: round(float(f1_score(y_test[registers == reg], pred[registers == reg],
@@ -339,7 +341,9 @@ def render(metrics: dict) -> str:
             continue
         m = metrics[head]
         t = m["test"]
-        lines.append(f"\n[{head}] held-out macro-F1 {t['macro_f1']:.3f}, accuracy {t['accuracy']:.3f}, "
+        interval = t.get("macro_f1_interval")
+        spread = f" (95% bootstrap interval {interval[0]:.3f}–{interval[1]:.3f})" if interval else ""
+        lines.append(f"\n[{head}] held-out macro-F1 {t['macro_f1']:.3f}{spread}, accuracy {t['accuracy']:.3f}, "
                      f"calibration error {t.get('calibration_error', float('nan')):.3f}")
         lines.append("  baselines (held-out macro-F1): " + ", ".join(f"{k} {v:.3f}" for k, v in m["baselines_test"].items()))
         if t.get("by_register"):

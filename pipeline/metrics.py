@@ -41,6 +41,28 @@ def classification_report(y_true, y_pred, labels: list[str], confidence=None) ->
     return out
 
 
+def macro_f1_interval(y_true, y_pred, labels: list[str], rounds: int, seed: int,
+                      level: float = 0.95) -> list[float] | None:
+    """Labels and predictions → percentile bootstrap interval of macro-F1 (rows resampled with
+    replacement), so a difference between two models can be read against the noise of the test set."""
+    y_true, y_pred = np.asarray(y_true, dtype=object), np.asarray(y_pred, dtype=object)
+    if rounds <= 0 or not len(y_true):
+        return None
+    index = {label: i for i, label in enumerate(labels)}
+    k = len(labels) + 1  # one slot for values outside `labels`: counted in sizes, never a class
+    truth = np.array([index.get(v, k - 1) for v in y_true])
+    guess = np.array([index.get(v, k - 1) for v in y_pred])
+    rng = np.random.default_rng(seed)
+    scores = np.empty(rounds)
+    for r in range(rounds):
+        rows = rng.integers(0, len(truth), len(truth))
+        hits = np.bincount(truth[rows][truth[rows] == guess[rows]], minlength=k)[:-1]
+        size = np.bincount(truth[rows], minlength=k)[:-1] + np.bincount(guess[rows], minlength=k)[:-1]
+        scores[r] = np.mean(np.divide(2 * hits, size, out=np.zeros(len(labels)), where=size > 0))
+    tail = (1 - level) / 2 * 100
+    return [round(float(np.percentile(scores, tail)), 4), round(float(np.percentile(scores, 100 - tail)), 4)]
+
+
 def binary_sentiment_report(y_true: list[str], scores: np.ndarray, pos_thr: float, neg_thr: float) -> dict:
     """pos-vs-neg balanced accuracy and AUC, 3-class macro-F1, calibration error."""
     y_true = np.asarray(y_true, dtype=object)

@@ -645,6 +645,8 @@ def test_evaluate_reports_every_head_beside_baselines(model, taxonomy, fast_cfg,
     assert topic["test"]["accuracy"] <= topic["test"]["primary_or_second_accuracy"]
     assert set(topic["baselines_test"]) == {"majority", "char_tfidf_svm", "seed_terms"}
     assert topic["test"]["macro_f1"] > topic["baselines_test"]["majority"]
+    low, high = topic["test"]["macro_f1_interval"]
+    assert 0 <= low < high <= 1
     assert set(metrics["kind"]["baselines_test"]) == {"majority", "char_tfidf_svm", "cue_words"}
     assert "public_taxonomy" not in metrics
     change = metrics["kind"]["test"]["change_words"]
@@ -652,6 +654,33 @@ def test_evaluate_reports_every_head_beside_baselines(model, taxonomy, fast_cfg,
         int((small[small["split"] == "test"]["kind"] != "achievement").sum())
     text = evaluate.render(metrics)
     assert "[topic] held-out macro-F1" in text and "by register" in text and "change words" in text
+
+
+def test_macro_f1_interval_brackets_the_score_and_narrows_with_more_rows():
+    from sklearn.metrics import f1_score
+    from pipeline.metrics import macro_f1_interval
+    rng = np.random.default_rng(3)
+    labels = ["a", "b", "c", "d"]
+    widths = []
+    for n in (200, 3200):
+        truth = rng.choice(labels, n)
+        guess = np.where(rng.random(n) < 0.8, truth, rng.choice(labels, n))
+        low, high = macro_f1_interval(truth, guess, labels, rounds=500, seed=1)
+        assert low < f1_score(truth, guess, labels=labels, average="macro") < high
+        widths.append(high - low)
+    assert widths[1] < widths[0] / 2  # sixteen times the rows: about a quarter as wide
+    assert macro_f1_interval(truth, truth, labels, rounds=200, seed=1) == [1.0, 1.0]
+    assert macro_f1_interval(truth, guess, labels, rounds=0, seed=1) is None
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("abcx"), st.sampled_from("abcy")), min_size=1, max_size=60))
+def test_macro_f1_interval_is_ordered_and_within_zero_and_one(pairs):
+    """Labels outside the list (x in truth, y in predictions) count against the classes, as in sklearn."""
+    from pipeline.metrics import macro_f1_interval
+    truth, guess = zip(*pairs)
+    low, high = macro_f1_interval(list(truth), list(guess), ["a", "b", "c"], rounds=50, seed=0)
+    assert 0.0 <= low <= high <= 1.0
 
 
 def test_change_word_check_separates_comments_with_and_without_the_words():
