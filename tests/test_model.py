@@ -77,6 +77,9 @@ def test_model_folder_describes_itself(model_dir, taxonomy):
     assert len(meta["training_data"]["checksum"]) == 64
     assert {"python", "scikit-learn", "jieba", "skops"} <= set(meta["libraries"])
     assert 0 < meta["holdout"]["topic"]["macro_f1"] <= 1
+    low, high = meta["holdout"]["topic"]["macro_f1_interval"]
+    assert low < meta["holdout"]["topic"]["macro_f1"] < high
+    assert f"({low:.3f}–{high:.3f})" in train.summary_line(meta["holdout"])
     assert yaml.safe_load((model_dir / models.CONFIG_FILE).read_text(encoding="utf-8"))["classifier"]
     assert yaml.safe_load((model_dir / models.TAXONOMY_FILE).read_text(encoding="utf-8"))["topics"]
 
