@@ -186,6 +186,14 @@ def check_set_eval(model: Model, taxonomy: Taxonomy, frame: pd.DataFrame, cfg: d
         if model.has(head) and head in frame:
             pred, conf = head_labels(head, model.heads[head], X, taxonomy, cfg["classifier"])
             out[head] = classification_report(frame[head], pred, labels, conf)
+            if f"writer_{head}" in frame:
+                # The labels its writer intended beside a blind coder's: their agreement bounds the model's.
+                writer = frame[f"writer_{head}"].to_numpy()
+                out[head]["writer"] = {
+                    "coders_macro_f1": round(float(f1_score(frame[head], writer, labels=labels, average="macro",
+                                                            zero_division=0)), 4),
+                    "model_vs_writer_macro_f1": round(float(f1_score(writer, pred, labels=labels, average="macro",
+                                                                     zero_division=0)), 4)}
     for head, labels in (("topic", taxonomy.labels), ("kind", list(taxonomy.kinds))):
         if in_context is None or not model.has(head) or not {"comment_id", head} <= set(frame):
             continue
@@ -390,6 +398,11 @@ def render(metrics: dict) -> str:
             parts.append(f"sentiment AUC {cs['sentiment_domain']['auc']:.3f} (snownlp "
                          f"{cs.get('sentiment_snownlp', {}).get('auc', float('nan')):.3f})")
         lines.append(f"\n[check set {name}, n={cs['n']}] " + ", ".join(parts))
+        for head in ("topic", "kind"):
+            if "writer" in cs.get(head, {}):
+                w = cs[head]["writer"]
+                lines.append(f"  {head}: the writer's own labels agree with the coder's at macro-F1 {w['coders_macro_f1']:.3f}; "
+                             f"the model against the writer's {w['model_vs_writer_macro_f1']:.3f}")
         for head in ("topic", "kind"):
             if f"{head}_in_context" in cs:
                 ctx = cs[f"{head}_in_context"]

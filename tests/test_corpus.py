@@ -295,6 +295,8 @@ def test_transcript_check_sets_use_the_taxonomy_and_the_segmenters_comments(cfg,
     allowed = {"topic": set(taxonomy.labels), "kind": set(taxonomy.kinds), "sentiment": set(SENTIMENT_LABELS)}
     for path in (resolve(p) for p in cfg["paths"]["check_sets"]):
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        if "comment_id" not in frame:
+            continue  # not from the transcripts: see the report-sentence test below
         assert frame["comment_id"].is_unique, path.name
         unknown = frame.loc[~frame["comment_id"].isin(respondent.index), "comment_id"].tolist()
         assert not unknown, f"{path.name}: not respondent comments of the bundled transcripts: {unknown[:5]}"
@@ -305,3 +307,18 @@ def test_transcript_check_sets_use_the_taxonomy_and_the_segmenters_comments(cfg,
             assert not bad, f"{path.name}: {column} outside the taxonomy for {bad[:5]}"
     full = pd.read_csv(resolve("corpus/eval/transcripts_all.csv"), dtype=str, keep_default_na=False)
     assert sorted(full["comment_id"]) == sorted(respondent.index)
+
+
+def test_report_sentences_are_new_text_with_two_codings_in_the_taxonomy(taxonomy, corpus):
+    """The written-report check set: unique ids and texts, none in the labelled corpus (it is never
+    trained on), and both the blind coder's labels and the writer's intended ones in the taxonomy."""
+    frame = pd.read_csv(resolve("corpus/eval/report_sentences.csv"), dtype=str, keep_default_na=False)
+    assert frame["id"].is_unique and frame["text"].is_unique and len(frame) >= 300
+    assert not frame["text"].isin(set(corpus["text"])).any()
+    for who in ("", "writer_"):
+        assert frame[f"{who}topic"].isin(taxonomy.labels).all()
+        assert frame[f"{who}topic2"].isin(set(taxonomy.topic_ids) | {""}).all()
+        assert (frame[f"{who}topic2"] != frame[f"{who}topic"]).all()
+        assert frame[f"{who}kind"].isin(taxonomy.kinds).all()
+        assert frame[f"{who}sentiment"].isin(SENTIMENT_LABELS).all()
+

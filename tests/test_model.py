@@ -554,6 +554,20 @@ def test_check_set_is_also_scored_in_context_when_its_transcripts_are_given(mode
     assert "topic_in_context" not in check_set_eval(model, taxonomy, frame, fast_cfg)
 
 
+def test_check_set_with_its_writers_labels_reports_both_codings(model, taxonomy, fast_cfg):
+    from pipeline.evaluate import check_set_eval, render
+    frame = pd.DataFrame({"text": SAMPLES[:4], "topic": ["burden_reduction", "coordination", "other", "other"],
+                          "writer_topic": ["burden_reduction", "burden_reduction", "other", "other"],
+                          "kind": ["problem", "suggestion", "other", "other"]})
+    report = check_set_eval(model, taxonomy, frame, fast_cfg)
+    writer = report["topic"]["writer"]
+    assert writer["coders_macro_f1"] < 1.0                    # the coders differ on the second sentence
+    assert 0.0 <= writer["model_vs_writer_macro_f1"] <= 1.0
+    assert "writer" not in report["kind"]                      # no writer column for kind
+    text = render({"model": "m", "n_train": 1, "n_test": 1, "check_sets": {"reports.csv": report}})
+    assert "the writer's own labels agree with the coder's" in text
+
+
 def test_class_focus_ranks_telling_columns_above_spread_ones():
     from scipy import sparse
     y = np.array(["a"] * 60 + ["b"] * 30 + ["c"] * 10)
