@@ -14,7 +14,7 @@ OUT ?= out
 MODEL ?= models/current
 N ?= 50
 
-MODEL_INPUTS := $(wildcard corpus/labelled/*.csv) configs/taxonomy.yaml configs/default.yaml \
+MODEL_INPUTS := $(wildcard corpus/labelled/*.csv corpus/audit/recoding.csv) configs/taxonomy.yaml configs/default.yaml \
 	configs/userdict.txt configs/stopwords.txt configs/sentiment.yaml \
 	pipeline/train.py pipeline/models.py pipeline/features.py pipeline/classify.py \
 	pipeline/sentiment.py pipeline/segment.py pipeline/corpus.py

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.config import checksum_bytes
+from pipeline.config import checksum_bytes, resolve
 from pipeline.errors import DiaoyanError
 from pipeline.io import read_text_csv
 from pipeline.taxonomy import Taxonomy
@@ -14,6 +14,7 @@ from pipeline.taxonomy import Taxonomy
 SENTIMENT_LABELS = ("pos", "neu", "neg")
 REVIEWED_FILE = "reviewed.csv"
 LABEL_COLUMNS = ("topic", "kind", "sentiment")
+RELABEL_COLUMNS = ("id", "old_topic", "topic", "topic2")
 
 
 def read_labelled(path: Path) -> pd.DataFrame:
@@ -36,8 +37,9 @@ def labelled_files(source: Path) -> list[Path]:
     return files
 
 
-def load_corpus(source: Path, taxonomy: Taxonomy) -> pd.DataFrame:
-    """All labelled rows, validated against the taxonomy; bad labels name file and line."""
+def load_corpus(source: Path, taxonomy: Taxonomy, relabel: Path | None = None) -> pd.DataFrame:
+    """All labelled rows, validated against the taxonomy; bad labels name file and line. With
+    relabel (a re-coding file, see relabelled), its topic decisions replace the files' labels."""
     frames = [read_labelled(p) for p in labelled_files(source)]
     corpus = pd.concat(frames, ignore_index=True)
     for col in ("topic", "topic2", "kind", "sentiment", "split"):
@@ -64,7 +66,45 @@ def load_corpus(source: Path, taxonomy: Taxonomy) -> pd.DataFrame:
             raise DiaoyanError(f"{col} {row[col]!r} is not in the taxonomy ({sorted(allowed - {''})})",
                                path=row["file"], line=int(row["line"]),
                                hint=f"fix the label or add it to the taxonomy ({len(bad)} rows affected)")
+    if relabel:
+        if not Path(relabel).is_file():
+            raise DiaoyanError("re-coding file not found", path=str(relabel),
+                               hint="set paths.relabel to an existing CSV, or to empty for none")
+        changes = read_text_csv(Path(relabel), hint="a re-coding file needs id,old_topic,topic,topic2",
+                                required=RELABEL_COLUMNS)
+        corpus = relabelled(corpus, changes, taxonomy, Path(relabel).name)
     return corpus
+
+
+def relabelled(corpus: pd.DataFrame, changes: pd.DataFrame, taxonomy: Taxonomy, source: str) -> pd.DataFrame:
+    """Corpus + topic re-coding decisions (columns id, old_topic, topic, topic2; e.g.
+    corpus/audit/recoding.csv) → the corpus with those rows' topic and topic2 replaced. Each decision
+    must name a corpus id whose topic is still its old_topic, so a decision made on other labels is
+    refused rather than applied blindly."""
+    out = corpus.copy()
+    row_of = {rid: i for i, rid in zip(out.index, out.get("id", pd.Series(dtype=str)).astype(str)) if rid}
+    for line, change in enumerate(changes.fillna("").astype(str).to_dict("records"), start=2):
+        rid = change["id"].strip()
+        if rid not in row_of:
+            raise DiaoyanError(f"id {rid!r} is not in the labelled corpus", path=source, line=line,
+                               hint="delete the row or restore the comment")
+        current = out.at[row_of[rid], "topic"]
+        if current != change["old_topic"].strip():
+            raise DiaoyanError(f"{rid}: the re-coding expects topic {change['old_topic']!r} but the corpus has "
+                               f"{current!r}", path=source, line=line,
+                               hint="the label changed since the re-coding; decide the row again")
+        topic, topic2 = change["topic"].strip(), change["topic2"].strip()
+        if topic not in taxonomy.labels or topic2 not in set(taxonomy.topic_ids) | {""} or topic2 == topic:
+            raise DiaoyanError(f"{rid}: topic {topic!r} / topic2 {topic2!r} do not fit the taxonomy", path=source,
+                               line=line, hint=f"use {taxonomy.labels}; topic2 empty or another area")
+        out.at[row_of[rid], "topic"], out.at[row_of[rid], "topic2"] = topic, topic2
+    return out
+
+
+def relabel_file(cfg: dict) -> Path | None:
+    """The re-coding file the config names (paths.relabel), or None."""
+    name = (cfg.get("paths") or {}).get("relabel")
+    return resolve(name) if name else None
 
 
 def training_rows(corpus: pd.DataFrame) -> pd.DataFrame:

@@ -16,7 +16,7 @@ from sklearn.svm import LinearSVC
 
 from pipeline import models, runner, sentiment
 from pipeline.classify import Model, head_labels
-from pipeline.corpus import load_corpus, test_rows, training_rows
+from pipeline.corpus import load_corpus, relabel_file, test_rows, training_rows
 from pipeline.io import write_json
 from pipeline.train import fit_heads, head_config, partner_labels
 from pipeline.metrics import binary_sentiment_report, classification_report, macro_f1_interval
@@ -293,7 +293,7 @@ def run(model: Model, taxonomy: Taxonomy, labelled: Path, cfg: dict, social_path
         transcripts: Path | None = None) -> dict:
     """Every head evaluated on the held-out split and in CV, beside baselines."""
     say = progress or (lambda m: None)
-    corpus = load_corpus(labelled, taxonomy)
+    corpus = load_corpus(labelled, taxonomy, relabel_file(cfg))
     train, test = training_rows(corpus), test_rows(corpus)
     builder = model.features
     say("segmenting")

@@ -67,8 +67,9 @@ def write_csv(path: Path, frame: pd.DataFrame) -> Path:
     return write_bytes(path, data.encode("utf-8-sig"))
 
 
-def read_text_csv(path: Path, hint: str) -> pd.DataFrame:
-    """A UTF-8 CSV (BOM allowed) with a `text` column, every cell as a string; clear errors otherwise."""
+def read_text_csv(path: Path, hint: str, required: tuple[str, ...] = ("text",)) -> pd.DataFrame:
+    """A UTF-8 CSV (BOM allowed) with the required columns (a `text` column by default), every cell
+    as a string; clear errors otherwise."""
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except FileNotFoundError:
@@ -78,7 +79,8 @@ def read_text_csv(path: Path, hint: str) -> pd.DataFrame:
                            hint="re-save it as UTF-8 (Excel: 'CSV UTF-8')") from None
     except pd.errors.ParserError as err:
         raise DiaoyanError(f"malformed CSV: {err}", path=str(path)) from None
-    if "text" not in frame.columns:
-        raise DiaoyanError(f"CSV has no 'text' column (columns: {list(frame.columns)})", path=str(path),
-                           hint=hint)
+    missing = [column for column in required if column not in frame.columns]
+    if missing:
+        raise DiaoyanError(f"CSV has no {', '.join(repr(c) for c in missing)} column "
+                           f"(columns: {list(frame.columns)})", path=str(path), hint=hint)
     return frame

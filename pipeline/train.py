@@ -13,7 +13,7 @@ import pandas as pd
 from pipeline import models
 from pipeline.classify import feature_builder, head_labels
 from pipeline.config import checksum_file, resolve
-from pipeline.corpus import data_checksum, load_corpus, test_rows, training_rows
+from pipeline.corpus import data_checksum, load_corpus, relabel_file, test_rows, training_rows
 from pipeline.metrics import binary_sentiment_report, classification_report, macro_f1_interval
 from pipeline.sentiment import domain_scores, general_examples, training_targets
 from pipeline.taxonomy import Taxonomy
@@ -138,7 +138,8 @@ def run(taxonomy: Taxonomy, taxonomy_path: Path, labelled: Path, model_dir: Path
         progress=None) -> dict:
     """Train every head that has labels and write the model folder; returns meta (with before/after)."""
     started = time.perf_counter()
-    corpus = load_corpus(labelled, taxonomy)
+    relabel = relabel_file(cfg)
+    corpus = load_corpus(labelled, taxonomy, relabel)
     train, test = training_rows(corpus), test_rows(corpus)
     previous = None
     meta_path = Path(model_dir) / models.META_FILE
@@ -157,7 +158,8 @@ def run(taxonomy: Taxonomy, taxonomy_path: Path, labelled: Path, model_dir: Path
         "heads": records,
         "training_data": {"source": Path(labelled).name, "rows": int(len(train)), "test_rows": int(len(test)),
                           "checksum": data_checksum(train),
-                          "files": sorted(set(corpus["file"]))},
+                          "files": sorted(set(corpus["file"])),
+                          "relabel": {"file": relabel.name, "checksum": checksum_file(relabel)} if relabel else None},
         "userdict_checksum": checksum_file(userdict) if userdict.exists() else None,
         "holdout": holdout,
         "train_seconds": round(time.perf_counter() - started, 2),

@@ -322,3 +322,18 @@ def test_report_sentences_are_new_text_with_two_codings_in_the_taxonomy(taxonomy
         assert frame[f"{who}kind"].isin(taxonomy.kinds).all()
         assert frame[f"{who}sentiment"].isin(SENTIMENT_LABELS).all()
 
+
+def test_the_recoding_file_fits_the_corpus_it_was_decided_on(taxonomy, cfg):
+    """corpus/audit/recoding.csv (paths.relabel) still applies: every id exists with its old topic,
+    and each rule moves a comment where the data card says (R1* → coordination, R2 → service_initiative)."""
+    from pipeline.corpus import load_corpus
+    recoding = pd.read_csv(resolve("corpus/audit/recoding.csv"), dtype=str, keep_default_na=False)
+    assert recoding["id"].is_unique
+    moved_to = recoding["rule"].map(lambda rule: "service_initiative" if rule == "R2" else "coordination")
+    assert (recoding["topic"] == moved_to).all()
+    labelled = resolve(cfg["paths"]["labelled"])
+    before = load_corpus(labelled, taxonomy).set_index("id")
+    after = load_corpus(labelled, taxonomy, resolve("corpus/audit/recoding.csv")).set_index("id")
+    changed = after.index[(after["topic"] != before["topic"]) | (after["topic2"] != before["topic2"])]
+    assert sorted(changed) == sorted(recoding["id"])
+

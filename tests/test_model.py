@@ -77,6 +77,7 @@ def test_model_folder_describes_itself(model_dir, taxonomy):
     assert len(meta["training_data"]["checksum"]) == 64
     assert {"python", "scikit-learn", "jieba", "skops"} <= set(meta["libraries"])
     assert 0 < meta["holdout"]["topic"]["macro_f1"] <= 1
+    assert meta["training_data"]["relabel"] is None                  # paths.relabel is empty by default
     low, high = meta["holdout"]["topic"]["macro_f1_interval"]
     assert low < meta["holdout"]["topic"]["macro_f1"] < high
     assert f"({low:.3f}–{high:.3f})" in train.summary_line(meta["holdout"])
@@ -220,6 +221,31 @@ def test_labels_outside_the_taxonomy_name_file_and_line(tmp_path, taxonomy, cfg)
     pd.DataFrame({"text": ["一", "二"], "topic": ["other", "nonsense"]}).to_csv(labelled, index=False)
     with pytest.raises(DiaoyanError, match=r"bad\.csv:3.*nonsense"):
         train.run(taxonomy, tmp_path / "t.yaml", labelled, tmp_path / "m", cfg)
+
+
+def test_a_recoding_file_replaces_topics_and_refuses_decisions_made_on_other_labels(tmp_path, taxonomy):
+    from pipeline.corpus import load_corpus
+    labelled = tmp_path / "l.csv"
+    pd.DataFrame({"id": ["a-1", "a-2", "a-3"], "text": ["三个部门各查一遍", "会太多", "窗口一次办"],
+                  "topic": ["burden_reduction", "burden_reduction", "coordination"],
+                  "topic2": ["", "", ""]}).to_csv(labelled, index=False)
+    recoding = tmp_path / "recoding.csv"
+    header = "id,rule,old_topic,old_topic2,topic,topic2,note\n"
+    recoding.write_text(header + "a-1,R1a,burden_reduction,,coordination,burden_reduction,\n"
+                        "a-3,R2,coordination,,service_initiative,coordination,\n", encoding="utf-8")
+    corpus = load_corpus(labelled, taxonomy, recoding).set_index("id")
+    assert corpus.loc["a-1", ["topic", "topic2"]].tolist() == ["coordination", "burden_reduction"]
+    assert corpus.loc["a-2", "topic"] == "burden_reduction"          # not in the file: unchanged
+    assert corpus.loc["a-3", ["topic", "topic2"]].tolist() == ["service_initiative", "coordination"]
+    for line, match in (("a-2,R1a,coordination,,burden_reduction,,", r"recoding\.csv:2.*expects topic 'coordination'"),
+                        ("a-9,R1a,burden_reduction,,coordination,,", r"recoding\.csv:2.*'a-9' is not in"),
+                        ("a-2,R1a,burden_reduction,,nonsense,,", r"recoding\.csv:2.*do not fit the taxonomy")):
+        recoding.write_text(header + line + "\n", encoding="utf-8")
+        with pytest.raises(DiaoyanError, match=match):
+            load_corpus(labelled, taxonomy, recoding)
+    recoding.write_text("id,topic\na-1,coordination\n", encoding="utf-8")
+    with pytest.raises(DiaoyanError, match=r"no 'old_topic', 'topic2' column"):
+        load_corpus(labelled, taxonomy, recoding)
 
 
 def test_public_taxonomy_retrains_without_code_change(fast_cfg):
