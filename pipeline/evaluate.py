@@ -186,6 +186,8 @@ def check_set_eval(model: Model, taxonomy: Taxonomy, frame: pd.DataFrame, cfg: d
         if model.has(head) and head in frame:
             pred, conf = head_labels(head, model.heads[head], X, taxonomy, cfg["classifier"])
             out[head] = classification_report(frame[head], pred, labels, conf)
+            out[head]["macro_f1_interval"] = macro_f1_interval(
+                frame[head], pred, labels, int(cfg["evaluate"].get("bootstrap_rounds", 0)), cfg["seed"])
             if f"writer_{head}" in frame:
                 # The labels its writer intended beside a blind coder's: their agreement bounds the model's.
                 writer = frame[f"writer_{head}"].to_numpy()
@@ -341,6 +343,12 @@ def write(metrics: dict, model_dir: Path) -> Path:
     return write_json(Path(model_dir) / models.METRICS_FILE, metrics)
 
 
+def interval_text(report: dict) -> str:
+    """ " [0.881–0.905]" for a report with a bootstrap interval, "" without."""
+    interval = report.get("macro_f1_interval")
+    return f" [95% interval {interval[0]:.3f}–{interval[1]:.3f}]" if interval else ""
+
+
 def render(metrics: dict) -> str:
     """A short plain-text summary of metrics.json."""
     lines = [f"model {metrics['model']} — {metrics['n_train']} train / {metrics['n_test']} test comments"]
@@ -349,9 +357,7 @@ def render(metrics: dict) -> str:
             continue
         m = metrics[head]
         t = m["test"]
-        interval = t.get("macro_f1_interval")
-        spread = f" (95% bootstrap interval {interval[0]:.3f}–{interval[1]:.3f})" if interval else ""
-        lines.append(f"\n[{head}] held-out macro-F1 {t['macro_f1']:.3f}{spread}, accuracy {t['accuracy']:.3f}, "
+        lines.append(f"\n[{head}] held-out macro-F1 {t['macro_f1']:.3f}{interval_text(t)}, accuracy {t['accuracy']:.3f}, "
                      f"calibration error {t.get('calibration_error', float('nan')):.3f}")
         lines.append("  baselines (held-out macro-F1): " + ", ".join(f"{k} {v:.3f}" for k, v in m["baselines_test"].items()))
         if t.get("by_register"):
@@ -393,7 +399,8 @@ def render(metrics: dict) -> str:
                      f"our topic model macro-F1 {pub['macro_f1']:.3f} ({pub['family']}), "
                      f"char TF-IDF + SVM {pub['char_tfidf_svm_macro_f1']:.3f}")
     for name, cs in metrics.get("check_sets", {}).items():
-        parts = [f"{h} macro-F1 {cs[h]['macro_f1']:.3f} (accuracy {cs[h]['accuracy']:.3f})" for h in ("topic", "kind") if h in cs]
+        parts = [f"{h} macro-F1 {cs[h]['macro_f1']:.3f}{interval_text(cs[h])} (accuracy {cs[h]['accuracy']:.3f})"
+                 for h in ("topic", "kind") if h in cs]
         if "sentiment_domain" in cs and "auc" in cs["sentiment_domain"]:
             parts.append(f"sentiment AUC {cs['sentiment_domain']['auc']:.3f} (snownlp "
                          f"{cs.get('sentiment_snownlp', {}).get('auc', float('nan')):.3f})")

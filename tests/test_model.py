@@ -590,8 +590,10 @@ def test_check_set_with_its_writers_labels_reports_both_codings(model, taxonomy,
     assert writer["coders_macro_f1"] < 1.0                    # the coders differ on the second sentence
     assert 0.0 <= writer["model_vs_writer_macro_f1"] <= 1.0
     assert "writer" not in report["kind"]                      # no writer column for kind
+    low, high = report["topic"]["macro_f1_interval"]
+    assert 0.0 <= low <= high <= 1.0
     text = render({"model": "m", "n_train": 1, "n_test": 1, "check_sets": {"reports.csv": report}})
-    assert "the writer's own labels agree with the coder's" in text
+    assert "the writer's own labels agree with the coder's" in text and "95% interval" in text
 
 
 def test_class_focus_ranks_telling_columns_above_spread_ones():
