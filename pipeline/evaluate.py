@@ -18,8 +18,8 @@ from pipeline import models, runner, sentiment
 from pipeline.classify import Model, head_labels
 from pipeline.corpus import load_corpus, relabel_file, test_rows, training_rows
 from pipeline.io import write_json
-from pipeline.train import fit_heads, head_config, partner_labels
-from pipeline.metrics import binary_sentiment_report, classification_report, macro_f1_interval
+from pipeline.train import bootstrap_interval, fit_heads, head_config, partner_labels
+from pipeline.metrics import binary_sentiment_report, classification_report, interval_text
 from pipeline.taxonomy import Taxonomy
 
 SUGGESTION_CUES = re.compile(r"建议|希望|应当|应该|要(?!求)|需要|呼吁|能不能|最好|亟需|务必")
@@ -93,8 +93,7 @@ def _head_eval(head: str, model: Model, taxonomy: Taxonomy, train: pd.DataFrame,
     # Held-out test split with the saved model.
     pred, conf = held_out[0][te], held_out[1][te]
     out["test"] = classification_report(y_test, pred, labels, conf)
-    out["test"]["macro_f1_interval"] = macro_f1_interval(y_test, pred, labels,
-                                                         int(cfg["evaluate"].get("bootstrap_rounds", 0)), seed)
+    out["test"]["macro_f1_interval"] = bootstrap_interval(y_test, pred, labels, cfg)
     registers = test.loc[te, "register"].to_numpy() if "register" in test else np.array([""] * len(y_test))
     out["test"]["by_register"] = {
         reg: round(float(f1_score(y_test[registers == reg], pred[registers == reg],
@@ -186,8 +185,7 @@ def check_set_eval(model: Model, taxonomy: Taxonomy, frame: pd.DataFrame, cfg: d
         if model.has(head) and head in frame:
             pred, conf = head_labels(head, model.heads[head], X, taxonomy, cfg["classifier"])
             out[head] = classification_report(frame[head], pred, labels, conf)
-            out[head]["macro_f1_interval"] = macro_f1_interval(
-                frame[head], pred, labels, int(cfg["evaluate"].get("bootstrap_rounds", 0)), cfg["seed"])
+            out[head]["macro_f1_interval"] = bootstrap_interval(frame[head], pred, labels, cfg)
             if f"writer_{head}" in frame:
                 # The labels its writer intended beside a blind coder's: their agreement bounds the model's.
                 writer = frame[f"writer_{head}"].to_numpy()
@@ -341,12 +339,6 @@ def run(model: Model, taxonomy: Taxonomy, labelled: Path, cfg: dict, social_path
 
 def write(metrics: dict, model_dir: Path) -> Path:
     return write_json(Path(model_dir) / models.METRICS_FILE, metrics)
-
-
-def interval_text(report: dict) -> str:
-    """ " [0.881–0.905]" for a report with a bootstrap interval, "" without."""
-    interval = report.get("macro_f1_interval")
-    return f" [95% interval {interval[0]:.3f}–{interval[1]:.3f}]" if interval else ""
 
 
 def render(metrics: dict) -> str:

@@ -63,6 +63,12 @@ def macro_f1_interval(y_true, y_pred, labels: list[str], rounds: int, seed: int,
     return [round(float(np.percentile(scores, tail)), 4), round(float(np.percentile(scores, 100 - tail)), 4)]
 
 
+def interval_text(report: dict) -> str:
+    """A report's bootstrap interval as printed after its macro-F1: " [95% interval 0.881–0.905]", or ""."""
+    interval = report.get("macro_f1_interval")
+    return f" [95% interval {interval[0]:.3f}–{interval[1]:.3f}]" if interval else ""
+
+
 def binary_sentiment_report(y_true: list[str], scores: np.ndarray, pos_thr: float, neg_thr: float) -> dict:
     """pos-vs-neg balanced accuracy and AUC, 3-class macro-F1, calibration error."""
     y_true = np.asarray(y_true, dtype=object)

@@ -14,7 +14,7 @@ from pipeline import models
 from pipeline.classify import feature_builder, head_labels
 from pipeline.config import checksum_file, resolve
 from pipeline.corpus import data_checksum, load_corpus, relabel_file, test_rows, training_rows
-from pipeline.metrics import binary_sentiment_report, classification_report, macro_f1_interval
+from pipeline.metrics import binary_sentiment_report, classification_report, interval_text, macro_f1_interval
 from pipeline.sentiment import domain_scores, general_examples, training_targets
 from pipeline.taxonomy import Taxonomy
 
@@ -97,6 +97,11 @@ def fit_heads(train: pd.DataFrame, taxonomy: Taxonomy, cfg: dict, progress=None)
     return heads, records, builder
 
 
+def bootstrap_interval(y_true, y_pred, labels: list[str], cfg: dict) -> list[float] | None:
+    """metrics.macro_f1_interval with the config's resamples (evaluate.bootstrap_rounds) and seed."""
+    return macro_f1_interval(y_true, y_pred, labels, int(cfg["evaluate"].get("bootstrap_rounds", 0)), cfg["seed"])
+
+
 def holdout_metrics(heads: dict, builder, test: pd.DataFrame, taxonomy: Taxonomy, cfg: dict) -> dict:
     """Quick held-out figures stored in meta.json (make evaluate gives the full report)."""
     if test.empty:
@@ -110,8 +115,7 @@ def holdout_metrics(heads: dict, builder, test: pd.DataFrame, taxonomy: Taxonomy
             pred, conf = head_labels(head, heads[head], X, taxonomy, cfg["classifier"])
             rows = (test[head] != "").to_numpy()
             out[head] = classification_report(test.loc[rows, head], pred[rows], labels, conf[rows])
-            out[head]["macro_f1_interval"] = macro_f1_interval(
-                test.loc[rows, head], pred[rows], labels, int(cfg["evaluate"].get("bootstrap_rounds", 0)), cfg["seed"])
+            out[head]["macro_f1_interval"] = bootstrap_interval(test.loc[rows, head], pred[rows], labels, cfg)
     if "sentiment" in heads:
         s = cfg["sentiment"]
         scores = domain_scores(heads["sentiment"], builder, test["text"].tolist(), tokens, s["contrast_weight"], X)
@@ -125,9 +129,7 @@ def summary_line(metrics: dict) -> str:
     parts = []
     for head in ("topic", "kind"):
         if head in metrics:
-            interval = metrics[head].get("macro_f1_interval")
-            spread = f" ({interval[0]:.3f}–{interval[1]:.3f})" if interval else ""
-            parts.append(f"{head} macro-F1 {metrics[head]['macro_f1']:.3f}{spread}")
+            parts.append(f"{head} macro-F1 {metrics[head]['macro_f1']:.3f}{interval_text(metrics[head])}")
     if "sentiment" in metrics and "auc" in metrics["sentiment"]:
         parts.append(f"sentiment AUC {metrics['sentiment']['auc']:.3f} "
                      f"bal-acc {metrics['sentiment']['balanced_accuracy']:.3f}")

@@ -80,7 +80,7 @@ def test_model_folder_describes_itself(model_dir, taxonomy):
     assert meta["training_data"]["relabel"] is None                  # paths.relabel is empty by default
     low, high = meta["holdout"]["topic"]["macro_f1_interval"]
     assert low < meta["holdout"]["topic"]["macro_f1"] < high
-    assert f"({low:.3f}–{high:.3f})" in train.summary_line(meta["holdout"])
+    assert f"[95% interval {low:.3f}–{high:.3f}]" in train.summary_line(meta["holdout"])
     assert yaml.safe_load((model_dir / models.CONFIG_FILE).read_text(encoding="utf-8"))["classifier"]
     assert yaml.safe_load((model_dir / models.TAXONOMY_FILE).read_text(encoding="utf-8"))["topics"]
 
