@@ -309,18 +309,35 @@ def test_transcript_check_sets_use_the_taxonomy_and_the_segmenters_comments(cfg,
     assert sorted(full["comment_id"]) == sorted(respondent.index)
 
 
-def test_report_sentences_are_new_text_with_two_codings_in_the_taxonomy(taxonomy, corpus):
-    """The written-report check set: unique ids and texts, none in the labelled corpus (it is never
-    trained on), and both the blind coder's labels and the writer's intended ones in the taxonomy."""
-    frame = pd.read_csv(resolve("corpus/eval/report_sentences.csv"), dtype=str, keep_default_na=False)
-    assert frame["id"].is_unique and frame["text"].is_unique and len(frame) >= 300
-    assert not frame["text"].isin(set(corpus["text"])).any()
+def assert_both_codings_fit(frame: pd.DataFrame, taxonomy) -> None:
+    """A check set's blind coder's labels and its writer's (writer_*) are all in the taxonomy."""
     for who in ("", "writer_"):
         assert frame[f"{who}topic"].isin(taxonomy.labels).all()
         assert frame[f"{who}topic2"].isin(set(taxonomy.topic_ids) | {""}).all()
         assert (frame[f"{who}topic2"] != frame[f"{who}topic"]).all()
         assert frame[f"{who}kind"].isin(taxonomy.kinds).all()
         assert frame[f"{who}sentiment"].isin(SENTIMENT_LABELS).all()
+
+
+def test_report_sentences_are_new_text_with_two_codings_in_the_taxonomy(taxonomy, corpus):
+    """The written-report check set: unique ids and texts, none in the labelled corpus (it is never
+    trained on), and both the blind coder's labels and the writer's intended ones in the taxonomy."""
+    frame = pd.read_csv(resolve("corpus/eval/report_sentences.csv"), dtype=str, keep_default_na=False)
+    assert frame["id"].is_unique and frame["text"].is_unique and len(frame) >= 300
+    assert not frame["text"].isin(set(corpus["text"])).any()
+    assert_both_codings_fit(frame, taxonomy)
+
+
+def test_report_passages_are_whole_excerpts_of_new_text_with_two_codings(taxonomy, corpus):
+    """The report-passage check set: documents in sentence order, each sentence once per document
+    (headings such as 一、基本情况 recur across documents), none in the labelled corpus, and both
+    codings in the taxonomy."""
+    frame = pd.read_csv(resolve("corpus/eval/report_passages.csv"), dtype=str, keep_default_na=False)
+    assert frame["id"].is_unique and len(frame) >= 240 and frame["doc"].nunique() >= 12
+    assert not frame.duplicated(["doc", "text"]).any()
+    assert frame["doc"].astype(int).is_monotonic_increasing
+    assert not frame["text"].isin(set(corpus["text"])).any()
+    assert_both_codings_fit(frame, taxonomy)
 
 
 def test_the_recoding_file_fits_the_corpus_it_was_decided_on(taxonomy, cfg):
