@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,26 +113,53 @@ def context_blend(proba: np.ndarray, groups: np.ndarray, weight: float | np.ndar
     return out
 
 
+# A numbered heading of a report or minutes: 三、存在的问题 (level 1), （一）督查检查偏多 (level 2).
+HEADING = re.compile(r"^\s*(?:[一二三四五六七八九十]+、|第[一二三四五六七八九十]+部分|[（(][一二三四五六七八九十]+[）)])")
+HEADING_MAX_CHARS = 40
+
+
+def heading_level(text: str) -> int | None:
+    """1 for a section heading, 2 for a sub-heading, None for a comment that is not a heading."""
+    m = HEADING.match(text)
+    if not m or len(text.strip()) > HEADING_MAX_CHARS:
+        return None
+    return 2 if m.group(0).strip()[0] in "（(" else 1
+
+
 def answered_questions(comments: pd.DataFrame) -> pd.DataFrame:
     """Comment records in reading order → per comment the question it answers and where that came from:
-    its questionnaire or table column header (`question`; from "survey"), else the last interviewer
-    turn before it in the same document (from "interviewer"), else nothing ("", "")."""
+    its questionnaire or table column header (`question`; from "survey"), else the numbered headings it
+    sits under in a report or minutes ("四、对策建议"; from "heading"), else the last interviewer turn
+    before it in the same document (from "interviewer"), whichever came last, else nothing ("", "").
+    A heading itself answers the headings above it (（一）… under 三、存在的问题)."""
     header = comments["question"].fillna("").astype(str) if "question" in comments else pd.Series("", index=comments.index)
     turn_text = comments.groupby(["doc_id", "turn"], sort=False)["text"].transform("".join)
     last_asked: dict = {}
+    headings: dict[str, list[tuple[int, str]]] = {}
     texts, sources = [], []
-    for doc, role, own_header, whole_turn in zip(comments["doc_id"], comments["role"], header, turn_text):
+    for doc, role, own_header, whole_turn, text in zip(comments["doc_id"], comments["role"], header, turn_text,
+                                                       comments["text"]):
+        above = headings.setdefault(doc, [])
         if role == "interviewer":
             last_asked[doc] = whole_turn
+            above.clear()
+        level = heading_level(text) if role == "respondent" else None
+        if level is not None:
+            above[:] = [h for h in above if h[0] < level]
         if own_header:
             texts.append(own_header)
             sources.append("survey")
+        elif above:
+            texts.append(" ".join(h[1] for h in above))
+            sources.append("heading")
         elif last_asked.get(doc):
             texts.append(last_asked[doc])
             sources.append("interviewer")
         else:
             texts.append("")
             sources.append("")
+        if level is not None:
+            above.append((level, text.strip()))
     return pd.DataFrame({"question_text": texts, "question_from": sources}, index=comments.index)
 
 
@@ -270,7 +298,7 @@ def predict(model: Model, texts: list[str], tokens: list[str] | None, ccfg: dict
                                                                   float(ccfg["topic_question_weight"])))
             primary, conf, multi = decide_topics(proba, labels, model.taxonomy, ccfg)
             out["topic"], out["topic_confidence"], out["topics"] = primary, conf, multi
-            context_note, question_note = "上下文: 同一段发言的前后句", "上下文: 所答的问题"
+            context_note, question_note = "上下文: 同一段发言的前后句", "上下文: "
         else:
             def decide(p):
                 return p.argmax(1)
@@ -283,11 +311,12 @@ def predict(model: Model, texts: list[str], tokens: list[str] | None, ccfg: dict
                 proba = models.with_voter(in_turn, *kind_question_prior(questions, labels, ccfg))
             out["kind"] = [labels[j] for j in proba.argmax(1)]
             out["kind_confidence"] = np.round(proba.max(1), 4)
-            context_note, question_note = "类型上下文: 同一段发言的前后句", "类型上下文: 所答的问题"
+            context_note, question_note = "类型上下文: 同一段发言的前后句", "类型上下文: "
         for i in changed_rows(alone, in_turn, decide):
             evidence[i].append(context_note)
         for i in changed_rows(in_turn, proba, decide):
-            evidence[i].append(f"{question_note}（{shortened(questions['question_text'].iloc[i])}）")
+            asked = "所在的标题" if questions["question_from"].iloc[i] == "heading" else "所答的问题"
+            evidence[i].append(f"{question_note}{asked}（{shortened(questions['question_text'].iloc[i])}）")
         chosen = np.array([labels.index(v) if v in labels else 0 for v in out[head]])
         tops = models.top_features(Xh, chosen, clf.weights, clf.names, clf.shown, ccfg["evidence_features"])
         name = "议题" if head == "topic" else "类型"

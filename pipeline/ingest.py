@@ -283,11 +283,23 @@ def _label_of(line: str, known: set[str], label_counts: dict[str, int]) -> tuple
     return None
 
 
+# A line that ends a sentence, or a short line with no sentence punctuation (a heading such as
+# 一、基本情况), ends a paragraph; a line cut mid-sentence does not.
+SENTENCE_END = re.compile(r"[。！？!?…]+[”’」』）)\]]*$")
+
+
+def ends_paragraph(line: str) -> bool:
+    text = line.strip()
+    return bool(SENTENCE_END.search(text)) or _looks_like_caption(text)
+
+
 def parse_transcript(text: str, interviewer_labels: set[str], cells: dict[int, tuple[str, int]] | None = None,
                      captions: set[int] | None = None, known_labels: set[str] | None = None) -> list[dict]:
     """Normalised transcript text → turns {speaker, speaker_title, role?, question?, start, end}.
 
-    Lines with a speaker label open a turn; unlabelled lines continue the current turn. Text before
+    Lines with a speaker label open a turn; unlabelled lines continue the current turn. In a
+    document with no label at all, a paragraph is a turn: it ends at a blank line or at a line that
+    ends a paragraph (ends_paragraph). Text before
     the first labelled turn is a header when the document has labels at all, and so are editorial
     notes on a line of their own ("（笑）"). `cells` maps the start offset of a table cell to
     (column header, end offset): a cell is a turn of its own, attributed to the document rather than
@@ -306,6 +318,9 @@ def parse_transcript(text: str, interviewer_labels: set[str], cells: dict[int, t
     current: dict | None = None
     resume: tuple[str, str] | None = None     # speaker whose turn a note interrupted
     has_labels = False
+    # Only a document no label claims splits at line ends: in a transcript, unlabelled lines belong to
+    # the turn (or header) above them.
+    paragraph_lines = not any(STT_HEADER.match(ln.text) or _label_of(ln.text, known, counts) for ln in lines)
 
     def close():
         if current is not None:
@@ -369,6 +384,11 @@ def parse_transcript(text: str, interviewer_labels: set[str], cells: dict[int, t
             resume = None
         else:
             current["end"] = ln.end
+        if paragraph_lines and ends_paragraph(ln.text):
+            # Unlabelled text (a report, minutes, written answers) puts one paragraph on a line:
+            # a turn per paragraph keeps context-reading within it, not across the document.
+            close()
+            current = None
     close()
     first_label = next((t["start"] for t in turns if t.get("labelled")), None)
     for t in turns:

@@ -182,6 +182,20 @@ def test_plain_paragraphs_without_labels_are_respondent_turns(tmp_path, cfg):
     assert set(turns["speaker"]) == {""}
 
 
+def test_unlabelled_lines_are_paragraphs_unless_cut_mid_sentence(tmp_path, cfg):
+    """A report or minutes file puts a paragraph on each line: each is a turn of its own (a heading
+    too), so reading context stays within a paragraph; a line cut mid-sentence continues its paragraph."""
+    lines = ["三、存在的问题",
+             "（一）督查检查仍然偏多。",
+             "有乡镇反映，仅3月份就先后迎接县直部门各类检查、督导、调研11批次，其中环保、",
+             "安全生产两个领域的检查内容大量重复。一些检查组查完就走！",
+             "四、对策建议"]
+    _, turns = only_file(tmp_path, "调研报告.txt", "\n".join(lines).encode("utf-8"), cfg)
+
+    assert list(turns["text"]) == [lines[0], lines[1], lines[2] + "\n" + lines[3], lines[4]]
+    assert set(turns["role"]) == {"respondent"}
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(st.sampled_from(["主持人", "问", "答", "张三", "李四（某局科长）", "【某区干部】"]),
                           st.text(alphabet="我们基层文件会议太多了考核检查表格服务企业，。？！、“”\n ",

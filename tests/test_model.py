@@ -494,6 +494,24 @@ def test_each_comment_answers_its_column_header_or_the_interviewers_last_turn_in
     assert no_headers["question_text"].iloc[-1] == ""
 
 
+def test_in_a_report_each_comment_answers_the_numbered_headings_above_it():
+    from pipeline.classify import answered_questions, heading_level
+    rows = [("R", 0, "respondent", "一、基本情况"), ("R", 1, "respondent", "全县辖11个乡镇。"),
+            ("R", 2, "respondent", "三、存在的问题"), ("R", 3, "respondent", "（一）督查检查偏多。"),
+            ("R", 4, "respondent", "有乡镇反映，3月份迎检11批次。"),
+            ("R", 5, "respondent", "四、对策建议"), ("R", 6, "respondent", "一是建立督查检查计划统筹制度。"),
+            ("R", 7, "interviewer", "还有补充吗？"), ("R", 8, "respondent", "没有了。")]
+    comments = pd.DataFrame(rows, columns=["doc_id", "turn", "role", "text"])
+    out = answered_questions(comments)
+    # A heading answers only the headings above its level; an interviewer's turn replaces them.
+    assert out["question_text"].tolist() == ["", "一、基本情况", "", "三、存在的问题", "三、存在的问题 （一）督查检查偏多。",
+                                             "", "四、对策建议", "还有补充吗？", "还有补充吗？"]
+    assert out["question_from"].tolist() == ["", "heading", "", "heading", "heading", "", "heading", "interviewer",
+                                             "interviewer"]
+    assert [heading_level(t) for t in ("二、主要成效", "（二）考核指标偏多", "第三部分 原因分析", "一是建立制度。",
+                                       "一、" + "很长的一段正文" * 6)] == [1, 2, 1, None, None]
+
+
 def test_the_kind_a_question_asks_for_is_its_last_cue(cfg):
     from pipeline.classify import asked_kind
     cues = cfg["classifier"]["question_kind_cues"]
