@@ -298,7 +298,7 @@ def predict(model: Model, texts: list[str], tokens: list[str] | None, ccfg: dict
                                                                   float(ccfg["topic_question_weight"])))
             primary, conf, multi = decide_topics(proba, labels, model.taxonomy, ccfg)
             out["topic"], out["topic_confidence"], out["topics"] = primary, conf, multi
-            context_note, question_note = "上下文: 同一段发言的前后句", "上下文: "
+            context_note, question_prefix = "上下文: 同一段发言的前后句", "上下文: "
         else:
             def decide(p):
                 return p.argmax(1)
@@ -311,12 +311,12 @@ def predict(model: Model, texts: list[str], tokens: list[str] | None, ccfg: dict
                 proba = models.with_voter(in_turn, *kind_question_prior(questions, labels, ccfg))
             out["kind"] = [labels[j] for j in proba.argmax(1)]
             out["kind_confidence"] = np.round(proba.max(1), 4)
-            context_note, question_note = "类型上下文: 同一段发言的前后句", "类型上下文: "
+            context_note, question_prefix = "类型上下文: 同一段发言的前后句", "类型上下文: "
         for i in changed_rows(alone, in_turn, decide):
             evidence[i].append(context_note)
         for i in changed_rows(in_turn, proba, decide):
             asked = "所在的标题" if questions["question_from"].iloc[i] == "heading" else "所答的问题"
-            evidence[i].append(f"{question_note}{asked}（{shortened(questions['question_text'].iloc[i])}）")
+            evidence[i].append(f"{question_prefix}{asked}（{shortened(questions['question_text'].iloc[i])}）")
         chosen = np.array([labels.index(v) if v in labels else 0 for v in out[head]])
         tops = models.top_features(Xh, chosen, clf.weights, clf.names, clf.shown, ccfg["evidence_features"])
         name = "议题" if head == "topic" else "类型"

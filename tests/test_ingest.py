@@ -196,6 +196,22 @@ def test_unlabelled_lines_are_paragraphs_unless_cut_mid_sentence(tmp_path, cfg):
     assert set(turns["role"]) == {"respondent"}
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(alphabet="我们基层文件会议太多了考核一二三、（）。！？，\n ", min_size=1, max_size=50), min_size=1,
+                max_size=8))
+def test_unlabelled_text_splits_into_paragraph_turns_without_losing_a_character(lines):
+    """Property: however an unlabelled document breaks its lines, its turns are disjoint, in order,
+    and together hold every non-space character of it."""
+    text = "\n".join(lines)
+    turns = ingest.parse_transcript(text, {"主持人"})
+    spans = [(t["start"], t["end"]) for t in turns]
+    assert all(a < b <= c for (a, b), (c, _) in zip(spans, spans[1:]))
+    assert "".join(text[a:b] for a, b in spans).replace(" ", "").replace("\n", "") == text.replace(" ", "").replace("\n", "")
+    # A line wholly in brackets is an editorial note (role header); everything else is the respondent's.
+    assert all(t["speaker"] == "" and t["role"] == ("header" if ingest.NOTE_LINE.match(text[t["start"]:t["end"]])
+                                                   else "respondent") for t in turns)
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(st.sampled_from(["主持人", "问", "答", "张三", "李四（某局科长）", "【某区干部】"]),
                           st.text(alphabet="我们基层文件会议太多了考核检查表格服务企业，。？！、“”\n ",
