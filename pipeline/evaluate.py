@@ -14,7 +14,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import LinearSVC
 
-from pipeline import models, runner, sentiment
+from pipeline import classify, models, runner, sentiment
 from pipeline.classify import Model, head_labels
 from pipeline.corpus import load_corpus, relabel_file, test_rows, training_rows
 from pipeline.io import write_json
@@ -171,12 +171,24 @@ def transcript_comments(folder: Path, model: Model, cfg: dict) -> pd.DataFrame:
     return runner.process(folder, model.taxonomy, model, cfg, keep_names=True)["comments"]
 
 
+def document_comments(frame: pd.DataFrame, model: Model, cfg: dict) -> pd.DataFrame:
+    """A check set of whole documents (`doc`, rows in reading order, a sentence or heading each) → its rows
+    as `classify` decides them when a file holds them one to a line: each a paragraph of its own that
+    reads the numbered headings above it. `comment_id` is the row's `id`."""
+    tokens = [" ".join(t) for t in model.features.tokenize(frame["text"].tolist())]
+    comments = pd.DataFrame({"comment_id": frame["id"].to_numpy(), "doc_id": frame["doc"].to_numpy(),
+                             "turn": np.arange(len(frame)), "role": "respondent",
+                             "text": frame["text"].to_numpy(), "tokens": tokens})
+    return classify.run(comments, model, cfg)
+
+
 def check_set_eval(model: Model, taxonomy: Taxonomy, frame: pd.DataFrame, cfg: dict,
                    in_context: pd.DataFrame | None = None) -> dict:
     """Labelled comments from another source (e.g. a hand-labelled sample of real transcripts):
     the closest thing to unseen real text; never used in training. With in_context (the classified
-    comments of the transcripts the check set was sampled from, see transcript_comments), topic and
-    kind are also scored as `classify` decides them there, reading each comment's neighbours in its turn."""
+    comments of the transcripts the check set was sampled from, see transcript_comments, or of its own
+    documents, see document_comments), topic and kind are also scored as `classify` decides them there,
+    reading each comment's neighbours in its turn and the question or headings it answers."""
     texts = frame["text"].tolist()
     tokens = [" ".join(t) for t in model.features.tokenize(texts)]
     X = model.matrix(texts, tokens)
@@ -328,7 +340,10 @@ def run(model: Model, taxonomy: Taxonomy, labelled: Path, cfg: dict, social_path
     for path in check_sets or []:
         say(f"evaluating the check set {Path(path).name}")
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-        metrics.setdefault("check_sets", {})[Path(path).name] = check_set_eval(model, taxonomy, frame, cfg, in_context)
+        context = in_context
+        if {"doc", "id"} <= set(frame) and "comment_id" not in frame:
+            frame, context = frame.assign(comment_id=frame["id"]), document_comments(frame, model, cfg)
+        metrics.setdefault("check_sets", {})[Path(path).name] = check_set_eval(model, taxonomy, frame, cfg, context)
     if double_coding is not None and Path(double_coding).exists() and "id" in test:
         say(f"agreement of two coders ({Path(double_coding).name})")
         coding = pd.read_csv(double_coding, dtype=str, keep_default_na=False)

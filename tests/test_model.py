@@ -598,6 +598,19 @@ def test_check_set_is_also_scored_in_context_when_its_transcripts_are_given(mode
     assert "topic_in_context" not in check_set_eval(model, taxonomy, frame, fast_cfg)
 
 
+def test_a_check_set_of_whole_documents_is_classified_paragraph_by_paragraph_under_its_headings(model, fast_cfg):
+    from pipeline.classify import answered_questions
+    from pipeline.evaluate import document_comments
+    frame = pd.DataFrame({"id": ["a1", "a2", "a3", "b1"], "doc": ["1", "1", "1", "2"],
+                          "text": ["四、对策建议", SAMPLES[0], SAMPLES[1], SAMPLES[2]]})
+    decided = document_comments(frame, model, fast_cfg)
+    assert decided["comment_id"].tolist() == frame["id"].tolist() and decided["classified"].all()
+    assert decided["turn"].is_unique                              # a paragraph each: no neighbours read
+    assert (decided["kind"] != "").all() and (decided["topic"] != "").all()
+    # The two comments under the heading read it as their question; the other document's does not.
+    assert answered_questions(decided)["question_from"].tolist() == ["", "heading", "heading", ""]
+
+
 def test_check_set_with_its_writers_labels_reports_both_codings(model, taxonomy, fast_cfg):
     from pipeline.evaluate import check_set_eval, render
     frame = pd.DataFrame({"text": SAMPLES[:4], "topic": ["burden_reduction", "coordination", "other", "other"],
