@@ -340,6 +340,18 @@ def test_report_passages_are_whole_excerpts_of_new_text_with_two_codings(taxonom
     assert_both_codings_fit(frame, taxonomy)
 
 
+def test_fresh_pieces_are_whole_pieces_of_new_text_in_both_registers(taxonomy, corpus):
+    """The confirmation set: written documents and spoken transcripts in order, no sentence of 12 or
+    more characters in the corpus (a stock heading such as 二、存在的主要问题 may recur), both codings
+    in the taxonomy."""
+    frame = pd.read_csv(resolve("corpus/eval/fresh_pieces.csv"), dtype=str, keep_default_na=False)
+    assert frame["id"].is_unique and len(frame) >= 200 and set(frame["register"]) == {"written", "spoken"}
+    assert frame["doc"].astype(int).is_monotonic_increasing and not frame.duplicated(["doc", "text"]).any()
+    long_texts = frame["text"][frame["text"].str.len() >= 12]
+    assert not long_texts.isin(set(corpus["text"])).any()
+    assert_both_codings_fit(frame, taxonomy)
+
+
 def test_the_recoding_file_fits_the_corpus_it_was_decided_on(taxonomy, cfg):
     """corpus/audit/recoding.csv (paths.relabel) still applies: every id exists with its old topic,
     and each rule moves a comment where the data card says (R1* → coordination, R2 → service_initiative)."""
